@@ -1,0 +1,222 @@
+"""The HTTP endpoints. `function_app.py` binds each one to its route.
+
+Each handler parses, delegates to `jobs/` and `notify/`, and answers; errors are
+raised as ApiError and turned into problem+json by `@endpoint`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from azurefunctions.extensions.http.fastapi import JSONResponse, Response, StreamingResponse
+from starlette.requests import Request
+
+from api.auth import Principal, unauthorized
+from api.http import endpoint, read_json, validate
+from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
+from api.problems import ApiError
+from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name
+from jobs.queue import JobMessage
+from jobs.registry import JobType, get_job_type
+from jobs.store import JobRecord
+from notify.hub import Change
+from notify.streams import AtCapacity, BadResume, parse_resume
+from notify.tokens import StreamGrant, TokenError, TokenScopeError
+from services import Services, get_services
+
+log = logging.getLogger("api")
+
+POLL_RETRY_AFTER = "2"  # seconds; what a polling client should wait while a job runs
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # proxies must not buffer the stream
+    "Content-Encoding": "identity",  # never gzip an event stream
+}
+
+
+def status_url(job_type: str, job_id: str) -> str:
+    return f"/api/jobs/{job_type}/{job_id}"
+
+
+def events_url(job_type: str, job_id: str) -> str:
+    return f"{status_url(job_type, job_id)}/events"
+
+
+def _job_type(request: Request) -> JobType:
+    name = request.path_params.get("jobType", "")
+    job_type = get_job_type(name) if is_job_type_name(name) else None
+    if job_type is None:
+        raise ApiError(404, "unknown job type")
+    return job_type
+
+
+async def _owned_job(services: Services, principal: Principal, job_type: str, job_id: str) -> JobRecord:
+    """The job, if it exists, has this type and belongs to the caller; else 404
+    (another principal's job is reported as missing, so ids cannot be probed)."""
+    record = await services.store.get(job_id) if is_job_id(job_id) else None
+    if record is None or record.status.job_type != job_type or record.owner != principal.id:
+        raise ApiError(404, "no such job")
+    return record
+
+
+@endpoint("POST /api/jobs/{jobType}/start")
+async def start_job(request: Request) -> Response:
+    services = get_services()
+    job_type = _job_type(request)
+    principal = await services.auth.principal(request)
+    body = await read_json(request, services.settings.max_request_bytes)
+    params = validate(job_type.input_model, body, what=f"{job_type.name} input")
+
+    job_id = str(uuid.uuid4())
+    timeout = services.settings.job_timeouts.get(job_type.name, job_type.timeout_seconds)
+    record = await services.store.create(job_id, job_type.name, principal.id, timeout)
+    message = JobMessage(job_id=job_id, job_type=job_type.name, input=params.model_dump(mode="json", by_alias=True))
+    try:
+        await services.queue.send(message)
+    except Exception as exc:
+        # The row exists but no worker will ever see it: fail it now rather than
+        # leave it Queued, and tell the caller to try again.
+        log.warning("job %s could not be queued (%s); marked Failed", job_id, type(exc).__name__)
+        await services.store.update(
+            record,
+            JobUpdate(status=JobState.FAILED, message="could not be queued", error="the job queue is unavailable"),
+        )
+        raise ApiError(
+            503, "the job queue is unavailable; the job was not started", headers={"Retry-After": "5"}
+        ) from exc
+
+    token, expires = services.tokens.issue(principal.id, [job_id])
+    accepted = StartAccepted(
+        job_id=job_id,
+        job_type=job_type.name,
+        status=record.status.status,
+        status_url=status_url(job_type.name, job_id),
+        events_url=events_url(job_type.name, job_id),
+        token=token,
+        token_expires_at=expires,
+    )
+    log.info("job %s (%s) queued", job_id, job_type.name, extra={"jobId": job_id})
+    return JSONResponse(
+        accepted.model_dump(mode="json", by_alias=True),
+        status_code=202,
+        headers={"Location": accepted.status_url, "Retry-After": POLL_RETRY_AFTER},
+    )
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [c.strip() for c in header.split(",")]
+    return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
+
+
+@endpoint("GET /api/jobs/{jobType}/{jobId}")
+async def get_status(request: Request) -> Response:
+    services = get_services()
+    job_type = _job_type(request)
+    principal = await services.auth.principal(request)
+    record = await _owned_job(services, principal, job_type.name, request.path_params.get("jobId", ""))
+    status = record.status
+    etag = f'"{status.version}"'
+    headers = {"ETag": etag}
+    if not status.status.terminal:
+        headers["Retry-After"] = POLL_RETRY_AFTER
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(status.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
+
+
+@endpoint("POST /api/jobs/{jobType}/{jobId}/token")
+async def mint_token(request: Request) -> Response:
+    services = get_services()
+    job_type = _job_type(request)
+    principal = await services.auth.principal(request)
+    record = await _owned_job(services, principal, job_type.name, request.path_params.get("jobId", ""))
+    token, expires = services.tokens.issue(principal.id, [record.job_id])
+    body = StreamToken(token=token, token_expires_at=expires, events_url=events_url(job_type.name, record.job_id))
+    return JSONResponse(body.model_dump(mode="json", by_alias=True))
+
+
+@endpoint("POST /api/watch")
+async def watch(request: Request) -> Response:
+    services = get_services()
+    principal = await services.auth.principal(request)
+    body = await read_json(request, services.settings.max_request_bytes)
+    wanted = validate(WatchRequest, body, what="watch request")
+    limit = services.settings.sse_max_jobs_per_stream
+    job_ids = list(dict.fromkeys(ref.job_id for ref in wanted.jobs))
+    if len(job_ids) > limit:
+        raise ApiError(422, f"at most {limit} jobs per stream; open another stream for the rest")
+    await asyncio.gather(*(_owned_job(services, principal, ref.job_type, ref.job_id) for ref in wanted.jobs))
+    token, expires = services.tokens.issue(principal.id, job_ids)
+    answer = WatchToken(token=token, token_expires_at=expires, events_url="/api/watch/events", job_ids=job_ids)
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
+
+
+def _grant(services: Services, request: Request) -> StreamGrant:
+    try:
+        return services.tokens.verify(request.query_params.get("access_token"))
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from None
+
+
+@endpoint("GET /api/jobs/{jobType}/{jobId}/events")
+async def job_events(request: Request) -> Response:
+    services = get_services()
+    job_type = _job_type(request)
+    grant = _grant(services, request)
+    job_id = request.path_params.get("jobId", "")
+    try:
+        grant.require(job_id)
+    except TokenScopeError as exc:
+        raise ApiError(403, str(exc)) from None
+    return await _stream(services, request, (job_id,), job_type.name)
+
+
+@endpoint("GET /api/watch/events")
+async def watch_events(request: Request) -> Response:
+    services = get_services()
+    grant = _grant(services, request)
+    return await _stream(services, request, grant.job_ids, None)
+
+
+async def _stream(services: Services, request: Request, job_ids: tuple[str, ...], job_type: str | None) -> Response:
+    if not all(is_job_id(j) for j in job_ids):
+        raise ApiError(404, "no such job")
+    try:
+        resume = parse_resume(
+            request.headers.get("last-event-id") or request.query_params.get("lastEventId"), len(job_ids)
+        )
+    except BadResume as exc:
+        raise ApiError(400, str(exc)) from None
+    try:
+        stream = services.streams.open(job_ids, resume)
+    except AtCapacity:
+        raise ApiError(
+            503, "too many open streams here; poll or retry shortly", headers={"Retry-After": "10"}
+        ) from None
+    try:
+        # Subscribed first, read second: a change between the two is not lost.
+        missing = [j for j in job_ids if services.hub.latest(j) is None]
+        records = await asyncio.gather(*(services.store.get(j) for j in missing))
+        for record in records:
+            if record is not None:
+                services.hub.publish(record.status)
+        for job_id in job_ids:
+            change: Change | None = services.hub.latest(job_id)
+            if change is None or (job_type is not None and change.job_type != job_type):
+                raise ApiError(404, "no such job")
+            stream.seed(change)
+            stream.deliver(change)
+        if stream.up_to_date_and_finished:
+            # The client has every terminal event; 204 stops EventSource reconnecting.
+            services.streams.discard(stream)
+            return Response(status_code=204)
+    except BaseException:
+        services.streams.discard(stream)
+        raise
+    services.watcher.ensure_running()
+    return StreamingResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")

@@ -1,0 +1,126 @@
+"""What every HTTP endpoint shares: error mapping, headers, JSON bodies, logging.
+
+`@endpoint` wraps a handler so that nothing unhandled reaches a client: API
+errors become problem+json, a storage or queue outage becomes 503 with
+Retry-After, anything else a plain 500 problem. No stack trace ever leaves.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
+from azurefunctions.extensions.http.fastapi import Response
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from api.problems import ApiError, from_error, problem_response
+from jobs.store import StoreConflict
+
+log = logging.getLogger("api")
+
+# Sent on every API answer. Expose-Headers lets a cross-origin Angular app read
+# ETag/Retry-After/Location even where the platform's CORS layer adds the rest.
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Access-Control-Expose-Headers": "ETag, Location, Retry-After",
+}
+OUTAGE_RETRY_AFTER = "5"
+
+Handler = Callable[[Request], Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
+
+
+def is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, StoreConflict, TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429)
+    return isinstance(exc, AzureError)
+
+
+def endpoint(route: str) -> Callable[[Handler], Handler]:
+    """Error mapping, common headers and a query-free access log for one route."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request)
+            except ApiError as exc:
+                response = from_error(exc)
+            except ClientDisconnect:
+                response = problem_response(400, "the request body was not received completely")
+            except Exception as exc:
+                if is_outage(exc):
+                    log.warning("%s %s: dependency unavailable (%s)", request.method, route, type(exc).__name__)
+                    response = problem_response(
+                        503,
+                        "a backing service is unavailable; try again shortly",
+                        headers={"Retry-After": OUTAGE_RETRY_AFTER},
+                    )
+                else:
+                    log.exception("%s %s: unhandled error", request.method, route)
+                    response = problem_response(500, "internal error")
+            for name, value in COMMON_HEADERS.items():
+                response.headers.setdefault(name, value)
+            # The route template, never the URL: query strings may hold tokens.
+            log.info(
+                "%s -> %s in %.1f ms",
+                route,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            return response
+
+        return run
+
+    return wrap
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON: 413 past `limit` bytes, 415 for a non-JSON type, 400 if malformed."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(415, "send the body as application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise ApiError(413, f"the body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise ApiError(413, f"the body is larger than {limit} bytes")
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON ({exc.__class__.__name__})") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
+
+
+def validate(model: type[M], data: Any, *, what: str = "input") -> M:
+    """Validate `data`, or 422 listing each field that failed."""
+    if not isinstance(data, dict):
+        raise ApiError(422, f"the {what} must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        raise ApiError(422, f"the {what} is not valid: {fields}", errors=errors) from None

@@ -1,0 +1,216 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models and the job registry.
+
+Each job type gets its own start path with its own input schema, so a client
+generator or a fuzzer sees exactly what each accepts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
+from api.problems import Problem
+from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobStatus
+from jobs.registry import job_types
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref(Problem)}},
+    }
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+RETRY_AFTER = {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": r"^\d+$"})}
+UNAVAILABLE = _problem("Storage or queue unavailable, stream capacity reached, or shutting down.", RETRY_AFTER)
+UNAUTHORIZED = _problem("Missing or invalid credentials.", {"WWW-Authenticate": _header("The challenge.")})
+NOT_FOUND = _problem("Unknown job type, or no such job for this caller.")
+
+
+def _json(model: type[BaseModel], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": False, "content": {"application/json": {"schema": schema}}}
+
+
+BODY_ERRORS = {
+    "400": _problem("Malformed JSON."),
+    "413": _problem("Body too large."),
+    "415": _problem("Body is not JSON."),
+    "422": _problem("Input fails the model; `errors` lists the fields."),
+}
+
+STREAM_PARAMS = [
+    {
+        "name": "access_token",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Stream token from start, /token or /watch.",
+    },
+    {
+        "name": "lastEventId",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Resume point (same as the Last-Event-ID header).",
+    },
+    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+
+STREAM_ANSWERS = {
+    "200": {
+        "description": "Server-sent events. Each `data:` line is a JobStatus; `id:` is the version "
+        "vector; a `reconnect` event announces a planned close.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    "204": {"description": "The client already has every terminal event: nothing more will come."},
+    "400": _problem("Last-Event-ID does not fit this stream."),
+    "401": UNAUTHORIZED,
+    "403": _problem("The token does not cover this job."),
+    "404": NOT_FOUND,
+    "503": UNAVAILABLE,
+}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    types = job_types()
+    models: list[type[BaseModel]] = [JobStatus, StartAccepted, StreamToken, WatchRequest, WatchToken, Problem]
+    models += [t.input_model for t in types.values()]
+    _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+
+    paths: dict[str, Any] = {}
+    for name, job_type in sorted(types.items()):
+        paths[f"/api/jobs/{name}/start"] = {
+            "post": {
+                "operationId": f"start{name}",
+                "summary": f"Start a {name} job",
+                "description": job_type.description,
+                "requestBody": _json_body(_ref(job_type.input_model)),
+                "responses": {
+                    "202": _json(StartAccepted, "Queued.", {"Location": _header("The status URL."), **RETRY_AFTER}),
+                    **BODY_ERRORS,
+                    "401": UNAUTHORIZED,
+                    "503": UNAVAILABLE,
+                },
+            }
+        }
+    job_params = [_path_param("jobType", JOB_TYPE_PATTERN), _path_param("jobId", JOB_ID_PATTERN)]
+    paths["/api/jobs/{jobType}/{jobId}"] = {
+        "get": {
+            "operationId": "getJobStatus",
+            "summary": "Current status (the polling path)",
+            "parameters": [
+                *job_params,
+                {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _json(JobStatus, "The status.", {"ETag": _header("The version."), **RETRY_AFTER}),
+                "304": {"description": "Unchanged since the ETag sent."},
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/api/jobs/{jobType}/{jobId}/events"] = {
+        "get": {
+            "operationId": "streamJobEvents",
+            "summary": "Server-sent events for one job",
+            "parameters": [*job_params, *STREAM_PARAMS],
+            "responses": STREAM_ANSWERS,
+        }
+    }
+    paths["/api/jobs/{jobType}/{jobId}/token"] = {
+        "post": {
+            "operationId": "mintStreamToken",
+            "summary": "A fresh short-lived stream token (for reconnects)",
+            "parameters": job_params,
+            "responses": {
+                "200": _json(StreamToken, "A token."),
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/api/watch"] = {
+        "post": {
+            "operationId": "watchJobs",
+            "summary": "A token for one stream that carries several jobs",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(WatchRequest)}}},
+            "responses": {
+                "200": _json(WatchToken, "A token."),
+                **BODY_ERRORS,
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/api/watch/events"] = {
+        "get": {
+            "operationId": "streamWatchedJobs",
+            "summary": "Server-sent events for the jobs in a /watch token",
+            "parameters": STREAM_PARAMS,
+            "responses": {k: v for k, v in STREAM_ANSWERS.items() if k != "403"},
+        }
+    }
+    paths["/api/health"] = {
+        "get": {
+            "operationId": "health",
+            "summary": "Storage and queue reachability",
+            "responses": {
+                "200": {"description": "Healthy.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "503": {
+                    "description": "Unhealthy.",
+                    "headers": RETRY_AFTER,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Job events",
+            "version": "1.0.0",
+            "description": "Start background jobs and learn when they finish: polling with ETags, "
+            "or server-sent events.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

@@ -1,0 +1,163 @@
+"""Runs one delivery of a job message. Both queue triggers call this.
+
+Delivery is at least once, so every path is idempotent:
+
+- a message for a finished job is a no-op (it only repairs bookkeeping);
+- a JobError fails the job at once; the message is completed;
+- any other exception is retried while deliveries remain, and on the last one
+  fails the job and re-raises, so the platform dead-letters the message;
+- a second delivery of a running job (the first worker died) takes it over:
+  the old run loses the ETag race and stops (Superseded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from jobs.clock import Clock, SystemClock
+from jobs.model import JobState, JobUpdate, StaleUpdate
+from jobs.queue import JobMessage
+from jobs.registry import JobError, JobResult, get_job_type
+from jobs.store import JobNotFound, JobRecord, StatusStore, Superseded
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes; faster reports are coalesced
+
+
+class RetryLater(Exception):
+    """Raised to the trigger so the platform delivers the message again."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: str | None
+    state: JobState | None
+    ran: bool
+
+
+class _Context:
+    def __init__(self, store: StatusStore, record: JobRecord, run_id: str, attempt: int, clock: Clock) -> None:
+        self._store = store
+        self.record = record
+        self._run_id = run_id
+        self._clock = clock
+        self._last_write = float("-inf")
+        self.job_id = record.job_id
+        self.job_type = record.status.job_type
+        self.attempt = attempt
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        now = self._clock.monotonic()
+        if now - self._last_write < PROGRESS_INTERVAL:
+            return
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        self.record = await self._store.update(
+            self.record, JobUpdate(progress=fraction, message=message), run_id=self._run_id
+        )
+        self._last_write = now
+
+
+class JobRunner:
+    def __init__(self, store: StatusStore, max_attempts: int, clock: Clock | None = None) -> None:
+        self._store = store
+        self._max_attempts = max_attempts
+        self._clock = clock or SystemClock()
+
+    async def handle(self, body: str | bytes, attempt: int) -> Outcome:
+        """Run one delivery. `attempt` is the platform's delivery count (1-based)."""
+        try:
+            message = JobMessage.model_validate_json(body)
+        except ValidationError:
+            # Nothing to fail: no trustworthy job id. Let it reach the dead-letter queue.
+            log.error("malformed job message (attempt %s) will be dead-lettered", attempt)
+            raise RetryLater("malformed job message") from None
+
+        job_type = get_job_type(message.job_type)
+        run_id = uuid.uuid4().hex
+        record = await self._store.claim(message.job_id, run_id, attempt, self._max_attempts)
+        if record is None:
+            finished = await self._store.get(message.job_id)
+            if finished is not None:
+                await self._store.republish(finished)
+            log.info("job %s is already finished; delivery %s ignored", message.job_id, attempt)
+            return Outcome(message.job_id, finished.status.status if finished else None, ran=False)
+
+        if job_type is None:
+            return await self._fail(record, run_id, "failed", f"unknown job type {message.job_type!r}")
+        try:
+            params = job_type.input_model.model_validate(message.input)
+        except ValidationError as exc:
+            return await self._fail(record, run_id, "failed", f"invalid input: {exc.error_count()} error(s)")
+
+        ctx = _Context(self._store, record, run_id, attempt, self._clock)
+        remaining = (record.deadline - self._clock.now()).total_seconds()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                result = await job_type.handler(ctx, params)
+        except (Superseded, StaleUpdate) as exc:
+            log.info("job %s: this delivery stops: %s", message.job_id, exc)
+            return Outcome(message.job_id, None, ran=True)
+        except JobError as exc:
+            return await self._fail(ctx.record, run_id, "failed", str(exc) or "job failed")
+        except TimeoutError:
+            return await self._fail(ctx.record, run_id, "timed out", f"no result within {job_type.timeout_seconds:g}s")
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if attempt >= self._max_attempts:
+                await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason)
+                raise RetryLater(f"job {message.job_id} failed on its last delivery") from None
+            await self._note(ctx.record, run_id, f"attempt {attempt} of {self._max_attempts} failed; retrying")
+            log.warning("job %s attempt %s failed (%s); it will be retried", message.job_id, attempt, reason)
+            raise RetryLater(reason) from None
+
+        result = result or JobResult()
+        try:
+            done = await self._store.update(
+                ctx.record,
+                JobUpdate(
+                    status=JobState.COMPLETED, message=result.message or "completed", result_ref=result.result_ref
+                ),
+                run_id=run_id,
+            )
+        except (Superseded, StaleUpdate):
+            return Outcome(message.job_id, None, ran=True)
+        return Outcome(message.job_id, done.status.status, ran=True)
+
+    async def _fail(self, record: JobRecord, run_id: str, message: str, error: str) -> Outcome:
+        try:
+            done = await self._store.update(
+                record, JobUpdate(status=JobState.FAILED, message=message, error=error), run_id=run_id
+            )
+        except (Superseded, StaleUpdate, JobNotFound):
+            return Outcome(record.job_id, None, ran=True)
+        return Outcome(record.job_id, done.status.status, ran=True)
+
+    async def _note(self, record: JobRecord, run_id: str, message: str) -> None:
+        try:
+            await self._store.update(record, JobUpdate(message=message), run_id=run_id)
+        except (Superseded, StaleUpdate):
+            pass
+
+
+async def fail_dead_lettered(store: StatusStore, body: str | bytes, reason: str) -> Outcome:
+    """A message that gave up (poison/dead-letter queue): its job must end Failed."""
+    try:
+        message = JobMessage.model_validate_json(body)
+    except ValidationError:
+        log.error("malformed dead-lettered message dropped")
+        return Outcome(None, None, ran=False)
+    try:
+        done = await store.update(
+            message.job_id, JobUpdate(status=JobState.FAILED, message="dead-lettered", error=reason)
+        )
+    except StaleUpdate:
+        return Outcome(message.job_id, None, ran=False)  # already finished: nothing to do
+    except JobNotFound:
+        return Outcome(message.job_id, None, ran=False)
+    return Outcome(message.job_id, done.status.status, ran=False)

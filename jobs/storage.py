@@ -1,0 +1,92 @@
+"""Azure Storage clients, built the same way everywhere.
+
+A connection string locally (Azurite), managed identity in Azure. Retries are
+short on purpose: during an outage the API should answer 503 quickly rather
+than hold the request for a minute of SDK back-off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.data.tables.aio import TableServiceClient
+from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue.aio import QueueClient
+
+from settings import Settings
+
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 2,
+    "connection_timeout": 3,
+    "read_timeout": 10,
+}
+
+
+class OperationCounter:
+    """Counts storage transactions (each HTTP attempt), by service and method.
+
+    Storage bills per transaction, so this is what the benchmarks and the
+    diagnostics endpoint report.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def policy(self, service: str) -> SansIOHTTPPolicy:  # type: ignore[type-arg]
+        counter = self
+
+        class _Count(SansIOHTTPPolicy):  # type: ignore[type-arg]
+            def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+                counter.add(f"{service} {request.http_request.method}")
+
+        return _Count()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+OPERATIONS = OperationCounter()
+
+
+def _credential(client_id: str | None) -> Any:
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
+
+
+def table_service(settings: Settings) -> TableServiceClient:
+    options = {**CLIENT_OPTIONS, "per_retry_policies": [OPERATIONS.policy("table")]}
+    if settings.storage_connection:
+        return TableServiceClient.from_connection_string(settings.storage_connection, **options)
+    assert settings.storage_table_uri  # checked by Settings
+    return TableServiceClient(settings.storage_table_uri, credential=_credential(settings.storage_client_id), **options)
+
+
+def storage_queue(settings: Settings, name: str) -> QueueClient:
+    # Base64, because that is what the Functions queue trigger expects by default.
+    options = {
+        **CLIENT_OPTIONS,
+        "per_retry_policies": [OPERATIONS.policy("queue")],
+        "message_encode_policy": TextBase64EncodePolicy(),
+        "message_decode_policy": TextBase64DecodePolicy(),
+    }
+    if settings.storage_connection:
+        return QueueClient.from_connection_string(settings.storage_connection, name, **options)
+    assert settings.storage_queue_uri
+    return QueueClient(settings.storage_queue_uri, name, credential=_credential(settings.storage_client_id), **options)

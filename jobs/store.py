@@ -1,0 +1,350 @@
+"""Job status on Azure Table Storage: the source of truth.
+
+Three tables share a prefix (default `jobs`):
+
+- `jobs`        one row per job (PartitionKey = job id). Every write is
+                ETag-conditional, so a stale writer loses and retries on fresh data.
+- `jobsfeed`    the change feed: one row per status change, partitioned by UTC
+                minute. One watcher per process reads it (not one read per stream).
+- `jobsactive`  one row per unfinished job, with its deadline. The sweeper and the
+                watcher's reconciliation read it instead of scanning `jobs`.
+
+Write order keeps every crash window recoverable: the active row is written
+first and deleted last, so a job can never be unfinished and unlisted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableServiceClient
+
+from jobs.clock import Clock, SystemClock
+from jobs.model import JobState, JobStatus, JobUpdate, StaleUpdate, apply_update, new_job
+
+log = logging.getLogger(__name__)
+
+STATUS_ROW = "status"
+ACTIVE_PARTITION = "active"
+_CONFLICT_RETRIES = 10
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class Superseded(Exception):
+    """Another delivery of the same message now owns the job."""
+
+
+class StoreConflict(RuntimeError):
+    """Too many concurrent writers on one job; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """The stored row: the public status plus what only the backend needs."""
+
+    status: JobStatus
+    owner: str
+    created_at: datetime
+    deadline: datetime
+    run_id: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    etag: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.status.job_id
+
+
+@dataclass(frozen=True)
+class ActiveJob:
+    job_id: str
+    job_type: str
+    deadline: datetime
+
+
+Listener = Callable[[JobStatus], None]
+Mutation = Callable[[JobRecord], JobRecord | None]
+
+
+class StatusStore(Protocol):
+    """The status-store seam. TableStatusStore is the implementation."""
+
+    async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord: ...
+    async def get(self, job_id: str) -> JobRecord | None: ...
+    async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord: ...
+    async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None: ...
+    async def changes_since(self, since: datetime) -> list[JobStatus]: ...
+    async def active_jobs(self) -> list[ActiveJob]: ...
+    async def forget_active(self, job_id: str) -> None: ...
+    async def republish(self, record: JobRecord) -> None: ...
+    def add_listener(self, listener: Listener) -> None: ...
+
+
+def feed_partition(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class TableStatusStore:
+    def __init__(self, service: TableServiceClient, prefix: str = "jobs", clock: Clock | None = None) -> None:
+        self._service = service
+        self.table_names = (prefix, f"{prefix}feed", f"{prefix}active")
+        self._jobs = service.get_table_client(self.table_names[0])
+        self._feed = service.get_table_client(self.table_names[1])
+        self._active = service.get_table_client(self.table_names[2])
+        self._clock = clock or SystemClock()
+        self._listeners: list[Listener] = []
+
+    async def ensure_tables(self) -> None:
+        for name in self.table_names:
+            await self._service.create_table_if_not_exists(name)
+
+    async def close(self) -> None:
+        await self._service.close()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    # --- reads
+
+    async def ping(self) -> None:
+        """One cheap read that fails if the status table is unreachable."""
+        async for _ in self._jobs.query_entities("PartitionKey eq @p", parameters={"p": "ping"}, results_per_page=1):
+            break
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        try:
+            entity = await self._jobs.get_entity(job_id, STATUS_ROW)
+        except ResourceNotFoundError:
+            return None
+        return _record_from_entity(entity)
+
+    async def changes_since(self, since: datetime) -> list[JobStatus]:
+        """Status changes written at or after `since`, oldest first (one query)."""
+        now = self._clock.now()
+        entities = self._feed.query_entities(
+            "PartitionKey ge @first and PartitionKey le @last and RowKey ge @since",
+            parameters={
+                "first": feed_partition(since),
+                "last": feed_partition(now + timedelta(minutes=1)),
+                "since": f"{_ms(since):013d}",
+            },
+            select=["Payload"],
+        )
+        changes = [JobStatus.model_validate_json(e["Payload"]) async for e in entities]
+        return changes
+
+    async def active_jobs(self) -> list[ActiveJob]:
+        entities = self._active.query_entities(
+            "PartitionKey eq @p", parameters={"p": ACTIVE_PARTITION}, select=["RowKey", "JobType", "Deadline"]
+        )
+        return [ActiveJob(e["RowKey"], e["JobType"], e["Deadline"]) async for e in entities]
+
+    # --- writes
+
+    async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord:
+        now = self._clock.now()
+        deadline = now + timedelta(seconds=timeout_seconds)
+        await self._active.upsert_entity(
+            {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id, "JobType": job_type, "Deadline": deadline}
+        )
+        record = JobRecord(status=new_job(job_id, job_type, now), owner=owner, created_at=now, deadline=deadline)
+        try:
+            meta = await self._jobs.create_entity(_entity_from_record(record))
+        except ResourceExistsError:
+            raise StaleUpdate(f"job {job_id} already exists") from None
+        record = replace(record, etag=meta["etag"])
+        await self._after_write(record)
+        return record
+
+    async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord:
+        """Apply `change`. Raises StaleUpdate if it would regress the job, Superseded
+        if `run_id` no longer owns it. Returns the record unchanged for a no-op."""
+        now = self._clock.now()
+
+        def mutate(rec: JobRecord) -> JobRecord | None:
+            if run_id is not None and rec.run_id != run_id:
+                raise Superseded(f"job {rec.job_id} is now owned by another delivery")
+            status = apply_update(rec.status, change, now)
+            if status is None:
+                return None
+            finished = now if status.status.terminal else rec.finished_at
+            return replace(rec, status=status, finished_at=finished)
+
+        return await self._mutate(job, mutate)
+
+    async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None:
+        """Take the job for one delivery: Running, owned by `run_id`.
+
+        None when the job is already finished (a redelivery: nothing to do).
+        """
+        now = self._clock.now()
+        message = "started" if attempt <= 1 else f"retrying (attempt {attempt} of {max_attempts})"
+
+        def mutate(rec: JobRecord) -> JobRecord | None:
+            status = apply_update(rec.status, JobUpdate(status=JobState.RUNNING, message=message), now)
+            # The run id always changes, so this is a write even when the status is not.
+            return replace(
+                rec, status=status or rec.status, run_id=run_id, attempts=attempt, started_at=rec.started_at or now
+            )
+
+        try:
+            return await self._mutate(job_id, mutate)
+        except StaleUpdate:
+            return None
+
+    async def republish(self, record: JobRecord) -> None:
+        """Finish the bookkeeping of a terminal write that a crash may have cut short.
+
+        Idempotent: a redelivered message for a finished job calls this.
+        """
+        await self._append_feed(record.status)
+        await self.forget_active(record.job_id)
+
+    async def forget_active(self, job_id: str) -> None:
+        try:
+            await self._active.delete_entity(ACTIVE_PARTITION, job_id)
+        except ResourceNotFoundError:
+            pass
+
+    async def delete_feed_before(self, cutoff: datetime) -> int:
+        """Drop change-feed rows older than `cutoff` (called by the sweeper)."""
+        entities = self._feed.query_entities(
+            "PartitionKey lt @cutoff", parameters={"cutoff": feed_partition(cutoff)}, select=["PartitionKey", "RowKey"]
+        )
+        batches: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        deleted = 0
+        async for e in entities:
+            batch = batches.setdefault(e["PartitionKey"], [])
+            batch.append(("delete", {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"]}))
+            if len(batch) == 100:  # the transaction limit
+                await self._feed.submit_transaction(batch)
+                deleted += len(batch)
+                batch.clear()
+        for batch in batches.values():
+            if batch:
+                await self._feed.submit_transaction(batch)
+                deleted += len(batch)
+        return deleted
+
+    # --- internals
+
+    async def _mutate(self, job: JobRecord | str, mutate: Mutation) -> JobRecord:
+        record = job if isinstance(job, JobRecord) else None
+        job_id = job.job_id if isinstance(job, JobRecord) else job
+        for _ in range(_CONFLICT_RETRIES):
+            current = record or await self.get(job_id)
+            record = None
+            if current is None:
+                raise JobNotFound(job_id)
+            updated = mutate(current)
+            if updated is None:
+                return current
+            try:
+                meta = await self._jobs.update_entity(
+                    _entity_from_record(updated),
+                    mode=UpdateMode.REPLACE,
+                    etag=current.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue  # someone else wrote first: re-read and re-check
+            updated = replace(updated, etag=meta["etag"])
+            await self._after_write(updated)
+            return updated
+        raise StoreConflict(f"job {job_id}: too many concurrent updates")
+
+    async def _after_write(self, record: JobRecord) -> None:
+        status = record.status
+        for listener in self._listeners:
+            try:
+                listener(status)
+            except Exception:  # a listener must never fail a status write
+                log.exception("status listener failed")
+        if not status.status.terminal:
+            try:
+                await self._append_feed(status)
+            except Exception:
+                # Progress may be coalesced: the next change or the terminal one follows.
+                log.warning("change feed append failed for job %s v%s", status.job_id, status.version)
+            return
+        # A terminal change must reach the feed and leave the active index. If either
+        # fails the error propagates, the message is redelivered and republish() ends it.
+        await self._append_feed(status)
+        await self.forget_active(status.job_id)
+
+    async def _append_feed(self, status: JobStatus) -> None:
+        try:
+            await self._feed.create_entity(
+                {
+                    "PartitionKey": feed_partition(status.timestamp),
+                    "RowKey": f"{_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}",
+                    "Payload": status.to_json(),
+                }
+            )
+        except ResourceExistsError:
+            pass
+
+
+def _entity_from_record(record: JobRecord) -> dict[str, object]:
+    s = record.status
+    entity: dict[str, object] = {
+        "PartitionKey": s.job_id,
+        "RowKey": STATUS_ROW,
+        "JobType": s.job_type,
+        "Status": s.status.value,
+        "Progress": float(s.progress),
+        "Message": s.message,
+        "ResultRef": s.result_ref,
+        "Error": s.error,
+        "UpdatedAt": s.timestamp,
+        "Version": s.version,
+        "Owner": record.owner,
+        "CreatedAt": record.created_at,
+        "Deadline": record.deadline,
+        "RunId": record.run_id,
+        "Attempts": record.attempts,
+        "StartedAt": record.started_at,
+        "FinishedAt": record.finished_at,
+    }
+    return {k: v for k, v in entity.items() if v is not None}
+
+
+def _record_from_entity(e: dict[str, object]) -> JobRecord:
+    status = JobStatus(
+        job_id=str(e["PartitionKey"]),
+        job_type=str(e["JobType"]),
+        status=JobState(str(e["Status"])),
+        progress=float(e.get("Progress") or 0.0),  # type: ignore[arg-type]
+        message=e.get("Message"),  # type: ignore[arg-type]
+        result_ref=e.get("ResultRef"),  # type: ignore[arg-type]
+        error=e.get("Error"),  # type: ignore[arg-type]
+        timestamp=e["UpdatedAt"],  # type: ignore[arg-type]
+        version=int(e["Version"]),  # type: ignore[call-overload]
+    )
+    return JobRecord(
+        status=status,
+        owner=str(e["Owner"]),
+        created_at=e["CreatedAt"],  # type: ignore[arg-type]
+        deadline=e["Deadline"],  # type: ignore[arg-type]
+        run_id=e.get("RunId"),  # type: ignore[arg-type]
+        attempts=int(e.get("Attempts") or 0),  # type: ignore[call-overload]
+        started_at=e.get("StartedAt"),  # type: ignore[arg-type]
+        finished_at=e.get("FinishedAt"),  # type: ignore[arg-type]
+        etag=getattr(e, "metadata", {}).get("etag"),
+    )

@@ -1,0 +1,119 @@
+"""Reads what `function_app.py` registers, so the local host serves exactly that.
+
+There is no second route table: routes, methods, queue names and schedules all
+come from `app.get_functions()`, with `%SETTING%` binding expressions resolved
+the way the Functions host resolves them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+_EXPRESSION = re.compile(r"%([A-Za-z0-9_.:-]+)%")
+
+
+def resolve(value: str) -> str:
+    """Replace `%NAME%` with the app setting NAME (or the settings module's default)."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in os.environ:
+            return os.environ[name]
+        for f in Settings.model_fields.values():
+            if f.validation_alias == name and f.default is not None and isinstance(f.default, (str, int, float)):
+                return str(f.default)
+        raise KeyError(f"binding expression %{name}% names an app setting that is not set")
+
+    return _EXPRESSION.sub(lookup, value)
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    name: str
+    route: str  # with the host's route prefix, e.g. /api/jobs/{jobType}/start
+    methods: tuple[str, ...]
+    arg_name: str
+    call: Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class QueueFunction:
+    name: str
+    kind: str  # "queueTrigger" or "serviceBusTrigger"
+    queue_name: str
+    connection: str
+    arg_name: str
+    call: Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class TimerFunction:
+    name: str
+    schedule: str  # NCRONTAB, seconds first
+    run_on_startup: bool
+    arg_name: str
+    call: Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class FunctionTable:
+    http: list[HttpFunction] = field(default_factory=list)
+    queues: list[QueueFunction] = field(default_factory=list)
+    timers: list[TimerFunction] = field(default_factory=list)
+
+
+def host_json() -> dict[str, Any]:
+    return json.loads((ROOT / "host.json").read_text())
+
+
+def read_functions(app: func.FunctionApp) -> FunctionTable:
+    prefix = host_json().get("extensions", {}).get("http", {}).get("routePrefix", "api").strip("/")
+    table = FunctionTable()
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        spec = trigger.get_dict_repr()
+        user = function.get_user_function()
+        kind = spec["type"]
+        if kind == "httpTrigger":
+            route = "/" + "/".join(p for p in (prefix, spec.get("route") or function.get_function_name()) if p)
+            methods = tuple(str(getattr(m, "value", m)).upper() for m in spec.get("methods") or ["GET", "POST"])
+            table.http.append(HttpFunction(function.get_function_name(), route, methods, spec["name"], user))
+        elif kind in ("queueTrigger", "serviceBusTrigger"):
+            table.queues.append(
+                QueueFunction(
+                    function.get_function_name(),
+                    kind,
+                    resolve(spec["queueName"]),
+                    spec["connection"],
+                    spec["name"],
+                    user,
+                )
+            )
+        elif kind == "timerTrigger":
+            table.timers.append(
+                TimerFunction(
+                    function.get_function_name(),
+                    resolve(spec["schedule"]),
+                    bool(spec.get("runOnStartup")),
+                    spec["name"],
+                    user,
+                )
+            )
+        else:
+            raise NotImplementedError(f"the local host cannot run {kind} ({function.get_function_name()})")
+    return table
+
+
+def timer_request() -> func.TimerRequest:
+    return func.TimerRequest(past_due=False)

@@ -1,0 +1,254 @@
+"""The local host: serves `function_app.py` on http://localhost:7071 without the func tools.
+
+HTTP functions become Starlette routes, the queue trigger runs on the Storage
+queue, timers run on their schedules, and the demo app is served at `/`.
+Everything comes from the function app's own registrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import importlib
+import logging
+import os
+import resource
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from api.problems import problem_response
+from jobs.storage import OPERATIONS, storage_queue
+from local_host.functions import ROOT, FunctionTable, HttpFunction, host_json, read_functions
+from local_host.queue_worker import StorageQueueWorker
+from local_host.timers import run_timer
+from services import Services, get_services
+from settings import get_settings
+
+log = logging.getLogger("local_host")
+
+DEMO_DIST = ROOT / "client" / "dist" / "demo" / "browser"
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def _http_endpoint(function: HttpFunction) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await function.call(**{function.arg_name: request})
+
+    endpoint.__name__ = function.name
+    return endpoint
+
+
+def _timespan_seconds(value: str, default: int) -> int:
+    """host.json timespans look like "00:00:30"."""
+    try:
+        hours, minutes, seconds = (float(p) for p in value.split(":"))
+    except (AttributeError, ValueError):
+        return default
+    return int(hours * 3600 + minutes * 60 + seconds)
+
+
+class LocalHost:
+    def __init__(self, table: FunctionTable, *, run_worker: bool = True, run_timers: bool = True) -> None:
+        self.table = table
+        self.run_worker = run_worker
+        self.run_timers = run_timers
+        self.workers: list[StorageQueueWorker] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def services(self) -> Services:
+        return get_services()
+
+    async def startup(self) -> None:
+        services = self.services
+        await services.store.ensure_tables()
+        queues_config = host_json().get("extensions", {}).get("queues", {})
+        for function in self.table.queues:
+            if function.kind != "queueTrigger":
+                raise NotImplementedError(
+                    f"{function.name}: the local host runs Storage queue triggers; set JOBS_QUEUE_BACKEND=storage"
+                )
+            queue = storage_queue(services.settings, function.queue_name)
+            poison = storage_queue(services.settings, f"{function.queue_name}-poison")
+            for client in (queue, poison):
+                with contextlib.suppress(Exception):
+                    await client.create_queue()
+            if not self.run_worker:
+                await queue.close()
+                await poison.close()
+                continue
+            worker = StorageQueueWorker(
+                queue=queue,
+                poison=poison,
+                invoke=lambda message, f=function: f.call(**{f.arg_name: message}),
+                max_dequeue_count=int(queues_config.get("maxDequeueCount", 5)),
+                retry_delay=_timespan_seconds(queues_config.get("visibilityTimeout", "00:00:00"), 0),
+                batch_size=int(queues_config.get("batchSize", 16)),
+            )
+            self.workers.append(worker)
+            self._tasks.append(asyncio.create_task(worker.run(), name=f"queue-{function.name}"))
+        if self.run_timers:
+            for timer in self.table.timers:
+                self._tasks.append(asyncio.create_task(run_timer(timer), name=f"timer-{timer.name}"))
+        log.info(
+            "local host ready: %d HTTP functions, %d queue workers, %d timers",
+            len(self.table.http),
+            len(self.workers),
+            len(self.table.timers) if self.run_timers else 0,
+        )
+
+    def begin_shutdown(self) -> None:
+        """First step of SIGTERM: streams say `reconnect` and end; no new messages are taken."""
+        self.services.streams.shutdown()
+        for worker in self.workers:
+            worker.stop_receiving()
+
+    async def shutdown(self) -> None:
+        self.begin_shutdown()
+        await asyncio.gather(*(w.drain(SHUTDOWN_GRACE_SECONDS) for w in self.workers))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for worker in self.workers:
+            await worker.queue.close()
+            await worker.poison.close()
+        await self.services.close()
+
+    def diagnostics(self) -> dict[str, Any]:
+        services = self.services
+        streams = services.streams
+        fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+        return {
+            "streams": {
+                "open": streams.open_count,
+                "opened": streams.opened_total,
+                "closed": dict(streams.closed),
+                "max": streams.max_streams,
+            },
+            "hub": {"watchedJobs": len(services.hub.watched())},
+            "watcher": {
+                "running": services.watcher.running,
+                "polls": services.watcher.polls,
+                "reconciles": services.watcher.reconciles,
+            },
+            "queue": [vars(w.stats) for w in self.workers],
+            "storageOperations": OPERATIONS.snapshot(),
+            "process": {
+                "asyncioTasks": len(asyncio.all_tasks()),
+                "openFiles": fds,
+                "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "rssKiB": _current_rss_kib(),
+                "gcObjects": len(gc.get_objects()) if os.environ.get("LOCAL_HOST_COUNT_OBJECTS") else None,
+            },
+        }
+
+
+def _current_rss_kib() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def build_app(*, run_worker: bool = True, run_timers: bool = True, demo_dir: Path | None = None) -> Starlette:
+    function_app = importlib.import_module("function_app")
+    table = read_functions(function_app.app)
+    host = LocalHost(table, run_worker=run_worker, run_timers=run_timers)
+    settings = get_settings()
+
+    routes: list[Any] = [Route(f.route, _http_endpoint(f), methods=list(f.methods), name=f.name) for f in table.http]
+
+    async def diagnostics(request: Request) -> Response:
+        return JSONResponse(host.diagnostics(), headers={"Cache-Control": "no-store"})
+
+    routes.append(Route("/local/diagnostics", diagnostics, methods=["GET"]))
+    demo = demo_dir or DEMO_DIST
+    if (demo / "index.html").exists():
+        routes.append(Mount("/", app=StaticFiles(directory=demo, html=True), name="demo"))
+    else:
+
+        async def no_demo(request: Request) -> Response:
+            return HTMLResponse(
+                "<h1>Job events local host</h1><p>The demo app is not built: run <code>make run</code> "
+                "(or <code>make client</code>). The API is at <a href='/api/openapi.json'>/api/openapi.json</a>.</p>"
+            )
+
+        routes.append(Route("/", no_demo))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = {404: "no such route", 405: "method not allowed on this route"}.get(status, "request failed")
+        return problem_response(status, detail, headers=getattr(exc, "headers", None))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await host.startup()
+        try:
+            yield
+        finally:
+            await host.shutdown()
+
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "Last-Event-ID"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+            max_age=600,
+        )
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.host = host
+    return app
+
+
+class Server(uvicorn.Server):
+    """Ends streams as soon as SIGTERM arrives, so open connections can finish and
+    uvicorn's own graceful shutdown does not wait on them."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        with contextlib.suppress(Exception):
+            self._app.state.host.begin_shutdown()
+        super().handle_exit(sig, frame)
+
+
+def serve(host: str, port: int, *, run_worker: bool = True, run_timers: bool = True) -> None:
+    app = build_app(run_worker=run_worker, run_timers=run_timers)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,  # our own access log omits query strings (tokens)
+        log_config=None,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),
+        backlog=4096,
+        limit_concurrency=None,
+        timeout_keep_alive=30,
+    )
+    asyncio.run(Server(config, app).serve())

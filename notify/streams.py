@@ -1,0 +1,218 @@
+"""Open SSE streams: capacity, keep-alives, lifetime and clean-up, for the whole process.
+
+A stream carries one job or several (one connection for many jobs, because a
+browser allows only six per site over HTTP/1.1). Its event id is the vector of
+versions it has sent, one per job in token order (`"7"` for one job,
+`"7.3.12"` for three). So `Last-Event-ID` tells the server exactly what a
+reconnecting client has, for every job on the stream.
+
+There are no per-stream timers: one ticker per process marks idle streams for
+a keep-alive and expired ones for their planned close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from enum import StrEnum
+
+from jobs.clock import Clock, SystemClock
+from notify import sse
+from notify.hub import Change, Hub
+
+log = logging.getLogger(__name__)
+
+
+class CloseReason(StrEnum):
+    TERMINAL = "terminal"
+    CLIENT_GONE = "client_gone"
+    LIFETIME = "lifetime"
+    SHUTDOWN = "shutdown"
+
+
+class AtCapacity(Exception):
+    """This process holds its maximum number of streams."""
+
+
+class BadResume(ValueError):
+    """A Last-Event-ID that this stream could not have sent."""
+
+
+def parse_resume(value: str | None, jobs: int) -> list[int]:
+    if value is None or value == "":
+        return [0] * jobs
+    parts = value.split(".")
+    if len(parts) != jobs or not all(p.isdigit() and len(p) <= 12 for p in parts):
+        raise BadResume("Last-Event-ID does not match this stream")
+    return [int(p) for p in parts]
+
+
+class Stream:
+    __slots__ = (
+        "_finished",
+        "_index",
+        "_pending",
+        "closing",
+        "deadline",
+        "job_ids",
+        "keepalive",
+        "last_write",
+        "reason",
+        "resumed",
+        "sent",
+        "wake",
+    )
+
+    def __init__(self, job_ids: Sequence[str], resume: list[int], deadline: float, now: float) -> None:
+        self.job_ids = tuple(job_ids)
+        self._index = {job_id: i for i, job_id in enumerate(self.job_ids)}
+        self.sent = resume
+        self._finished = [False] * len(self.job_ids)
+        self._pending: dict[str, Change] = {}
+        self.wake = asyncio.Event()
+        self.closing: CloseReason | None = None
+        self.keepalive = False
+        self.deadline = deadline
+        self.last_write = now
+        self.reason = CloseReason.CLIENT_GONE
+        self.resumed = any(resume)
+
+    def deliver(self, change: Change) -> None:
+        i = self._index.get(change.job_id)
+        if i is None or change.version <= self.sent[i]:
+            return
+        # Only the newest unsent change per job is kept: progress may be coalesced.
+        self._pending[change.job_id] = change
+        self.wake.set()
+
+    def seed(self, change: Change) -> None:
+        """Mark a job finished when the client already has its terminal version."""
+        i = self._index[change.job_id]
+        if change.terminal and change.version <= self.sent[i]:
+            self._finished[i] = True
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self._pending) or self.closing is not None or self.keepalive
+
+    @property
+    def up_to_date_and_finished(self) -> bool:
+        return all(self._finished) and not self._pending
+
+    def drain(self) -> tuple[bytes, bool]:
+        """The bytes to send now, and whether the stream ends after them."""
+        parts: list[bytes] = []
+        for change in self._pending.values():
+            i = self._index[change.job_id]
+            if change.version <= self.sent[i]:
+                continue
+            self.sent[i] = change.version
+            self._finished[i] = change.terminal
+            event_id = str(change.version) if len(self.sent) == 1 else ".".join(map(str, self.sent))
+            parts.append(b"id: " + event_id.encode() + b"\n" + change.data + b"\n")
+        self._pending.clear()
+        if all(self._finished):
+            self.reason = CloseReason.TERMINAL
+            return b"".join(parts), True
+        if self.closing is not None:
+            self.reason = self.closing
+            payload = {"reason": self.closing.value, "lastEventId": ".".join(map(str, self.sent))}
+            parts.append(sse.event(json.dumps(payload, separators=(",", ":")), event="reconnect"))
+            return b"".join(parts), True
+        if self.keepalive and not parts:
+            parts.append(sse.KEEP_ALIVE)
+        self.keepalive = False
+        return b"".join(parts), False
+
+
+class StreamManager:
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        keepalive_seconds: float = 15.0,
+        lifetime_seconds: float = 180.0,
+        retry_ms: int = 3000,
+        max_streams: int = 5000,
+        clock: Clock | None = None,
+        on_close: Callable[[Stream], None] | None = None,
+    ) -> None:
+        self._hub = hub
+        self.keepalive_seconds = keepalive_seconds
+        self.lifetime_seconds = lifetime_seconds
+        self._retry = sse.retry(retry_ms)
+        self.max_streams = max_streams
+        self._clock = clock or SystemClock()
+        self._streams: set[Stream] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._on_close = on_close
+        self.shutting_down = False
+        self.opened_total = 0
+        self.closed: dict[str, int] = {reason.value: 0 for reason in CloseReason}
+
+    @property
+    def open_count(self) -> int:
+        return len(self._streams)
+
+    def open(self, job_ids: Sequence[str], resume: list[int]) -> Stream:
+        if self.shutting_down or len(self._streams) >= self.max_streams:
+            raise AtCapacity()
+        now = self._clock.monotonic()
+        stream = Stream(job_ids, resume, now + self.lifetime_seconds, now)
+        self._streams.add(stream)
+        self._hub.subscribe(stream.job_ids, stream)
+        self.opened_total += 1
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="sse-ticker")
+        return stream
+
+    def discard(self, stream: Stream) -> None:
+        """Forget a stream that was opened but never served (for example a 204)."""
+        if stream in self._streams:
+            self._streams.discard(stream)
+            self._hub.unsubscribe(stream.job_ids, stream)
+
+    async def body(self, stream: Stream) -> AsyncIterator[bytes]:
+        """The response body. Clean-up is in `finally`, so a vanished client frees
+        everything as soon as the server notices (at the latest, its next write)."""
+        try:
+            chunk, done = stream.drain()
+            stream.last_write = self._clock.monotonic()
+            yield self._retry + chunk
+            while not done:
+                if not stream.has_work:
+                    stream.wake.clear()
+                    await stream.wake.wait()
+                chunk, done = stream.drain()
+                if chunk:
+                    stream.last_write = self._clock.monotonic()
+                    yield chunk
+        finally:
+            self._streams.discard(stream)
+            self._hub.unsubscribe(stream.job_ids, stream)
+            self.closed[stream.reason.value] += 1
+            if self._on_close is not None:
+                self._on_close(stream)
+
+    def shutdown(self) -> None:
+        """Ask every stream to end now with a `reconnect` event (for SIGTERM)."""
+        self.shutting_down = True
+        for stream in self._streams:
+            stream.closing = CloseReason.SHUTDOWN
+            stream.wake.set()
+
+    async def _tick(self) -> None:
+        interval = min(1.0, self.keepalive_seconds / 3, self.lifetime_seconds / 3)
+        while self._streams:
+            await asyncio.sleep(interval)
+            now = self._clock.monotonic()
+            idle_since = now - self.keepalive_seconds
+            for stream in self._streams:
+                if stream.deadline <= now and stream.closing is None:
+                    stream.closing = CloseReason.LIFETIME
+                    stream.wake.set()
+                elif stream.last_write <= idle_since:
+                    stream.keepalive = True
+                    stream.wake.set()
