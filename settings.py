@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -35,20 +35,33 @@ class AuthMode(StrEnum):
     BEARER = "bearer"  # Authorization: Bearer, checked against a JWKS
 
 
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=False)
 
     # --- storage: tables for status, and the queue when the backend is `storage`
-    storage_connection: str | None = Field(None, validation_alias="AzureWebJobsStorage")
-    storage_table_uri: str | None = Field(None, validation_alias="AzureWebJobsStorage__tableServiceUri")
-    storage_queue_uri: str | None = Field(None, validation_alias="AzureWebJobsStorage__queueServiceUri")
-    storage_client_id: str | None = Field(None, validation_alias="AzureWebJobsStorage__clientId")
+    storage_connection: str | None = Field(
+        None, validation_alias="AzureWebJobsStorage", json_schema_extra={"where": "local"}
+    )
+    storage_table_uri: str | None = Field(
+        None, validation_alias="AzureWebJobsStorage__tableServiceUri", json_schema_extra={"where": "azure"}
+    )
+    storage_queue_uri: str | None = Field(
+        None, validation_alias="AzureWebJobsStorage__queueServiceUri", json_schema_extra={"where": "azure"}
+    )
+    storage_client_id: str | None = Field(
+        None, validation_alias="AzureWebJobsStorage__clientId", json_schema_extra={"where": "azure"}
+    )
 
     # --- Service Bus, when the backend is `servicebus`
-    servicebus_connection: str | None = Field(None, validation_alias="ServiceBusConnection")
-    servicebus_namespace: str | None = Field(None, validation_alias="ServiceBusConnection__fullyQualifiedNamespace")
-    servicebus_client_id: str | None = Field(None, validation_alias="ServiceBusConnection__clientId")
+    servicebus_connection: str | None = Field(
+        None, validation_alias="ServiceBusConnection", json_schema_extra={"where": "local"}
+    )
+    servicebus_namespace: str | None = Field(
+        None, validation_alias="ServiceBusConnection__fullyQualifiedNamespace", json_schema_extra={"where": "azure"}
+    )
+    servicebus_client_id: str | None = Field(
+        None, validation_alias="ServiceBusConnection__clientId", json_schema_extra={"where": "azure"}
+    )
 
     # --- jobs
     queue_backend: QueueBackend = Field(QueueBackend.SERVICEBUS, validation_alias="JOBS_QUEUE_BACKEND")
@@ -63,8 +76,12 @@ class Settings(BaseSettings):
 
     # --- stream tokens
     token_key: SecretStr | None = Field(None, validation_alias="STREAM_TOKEN_SIGNING_KEY")
-    token_previous_key: SecretStr | None = Field(None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY")
-    token_previous_key_until: datetime | None = Field(None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY_UNTIL")
+    token_previous_key: SecretStr | None = Field(
+        None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY", json_schema_extra={"where": "optional"}
+    )
+    token_previous_key_until: datetime | None = Field(
+        None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY_UNTIL", json_schema_extra={"where": "optional"}
+    )
     token_ttl_seconds: int = Field(300, validation_alias="STREAM_TOKEN_TTL_SECONDS", ge=10, le=3600)
 
     # --- server-sent events
@@ -76,19 +93,27 @@ class Settings(BaseSettings):
     sse_max_jobs_per_stream: int = Field(50, validation_alias="SSE_MAX_JOBS_PER_STREAM", ge=1, le=200)
 
     # --- cross-instance watcher
-    watch_poll_seconds: float = Field(1.0, validation_alias="WATCH_POLL_SECONDS", gt=0, le=30)
+    watch_poll_seconds: float = Field(0.75, validation_alias="WATCH_POLL_SECONDS", gt=0, le=30)
     watch_reconcile_seconds: float = Field(30.0, validation_alias="WATCH_RECONCILE_SECONDS", gt=0, le=600)
 
     # --- HTTP surface
     auth_mode: AuthMode = Field(validation_alias="AUTH_MODE")
-    bearer_issuer: str | None = Field(None, validation_alias="AUTH_BEARER_ISSUER")
-    bearer_audience: str | None = Field(None, validation_alias="AUTH_BEARER_AUDIENCE")
-    bearer_jwks_url: str | None = Field(None, validation_alias="AUTH_BEARER_JWKS_URL")
+    bearer_issuer: str | None = Field(
+        None, validation_alias="AUTH_BEARER_ISSUER", json_schema_extra={"where": "optional"}
+    )
+    bearer_audience: str | None = Field(
+        None, validation_alias="AUTH_BEARER_AUDIENCE", json_schema_extra={"where": "optional"}
+    )
+    bearer_jwks_url: str | None = Field(
+        None, validation_alias="AUTH_BEARER_JWKS_URL", json_schema_extra={"where": "optional"}
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="CORS_ALLOWED_ORIGINS")
-    max_request_bytes: int = Field(64 * 1024, validation_alias="MAX_REQUEST_BYTES", ge=1024, le=10 * 1024 * 1024)
+    max_request_bytes: int = Field(32 * 1024, validation_alias="MAX_REQUEST_BYTES", ge=1024, le=10 * 1024 * 1024)
 
     # --- observability
-    appinsights_connection: SecretStr | None = Field(None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    appinsights_connection: SecretStr | None = Field(
+        None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING", json_schema_extra={"where": "azure"}
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -175,9 +200,22 @@ def describe_errors(exc: ValidationError) -> str:
     return "invalid app settings: " + "; ".join(lines)
 
 
-def setting_names() -> list[str]:
-    """Every app-setting name the code reads (used by the infra consistency tests)."""
-    return [f.validation_alias for f in Settings.model_fields.values() if isinstance(f.validation_alias, str)]
+def setting_names() -> dict[str, str]:
+    """Every app-setting name the code reads, with where it must be set:
+
+    - ``both``: Azure (Bicep app settings) and local (local.settings.json.example);
+    - ``azure``: Azure only (identity-based connections, Application Insights);
+    - ``local``: local only (connection strings: never in Azure);
+    - ``optional``: only for a mode or a moment (bearer auth, key rotation).
+
+    The infra consistency tests derive their list from this.
+    """
+    names: dict[str, str] = {}
+    for f in Settings.model_fields.values():
+        if isinstance(f.validation_alias, str):
+            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+            names[f.validation_alias] = str(extra.get("where", "both"))
+    return names
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,80 @@
+# Two commands do all the setup:  `make run`  and  `make test`.
+# Each installs what it needs (venv, npm packages, Debian chromium) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := .local/stamps
+
+.PHONY: run test lint format unit faults browser client client-test install clean bench help
+
+help:
+	@echo "make run    start Azurite, the queue, the API and the demo on http://localhost:7071"
+	@echo "make test   lint + every test (backend, faults, fuzz, infra, client unit, browser)"
+	@echo "make bench  run the benchmarks (see bench/README.md)"
+
+# --- installs ---------------------------------------------------------------
+
+$(STAMP)/venv: requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMP)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(STAMP)/npm: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMP)/client-npm: client/package.json client/package-lock.json
+	@mkdir -p $(STAMP)
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMP)/chromium:
+	@mkdir -p $(STAMP)
+	bash scripts/ensure-chromium.sh
+	@touch $@
+
+install: $(STAMP)/venv $(STAMP)/npm
+
+# --- the demo client --------------------------------------------------------
+
+client: $(STAMP)/client-npm
+	cd client && npx ng build --configuration production
+
+client-test: $(STAMP)/client-npm
+	cd client && npx ng test --watch=false
+
+# --- the two commands -------------------------------------------------------
+
+run: install client
+	bash scripts/run.sh
+
+test: install client $(STAMP)/chromium lint client-test
+	$(PY) -m pytest
+
+# --- pieces -----------------------------------------------------------------
+
+lint: $(STAMP)/venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)/venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+unit: install
+	$(PY) -m pytest -m "not faults and not browser"
+
+faults: install
+	$(PY) -m pytest -m faults
+
+browser: install client $(STAMP)/chromium
+	$(PY) -m pytest -m browser
+
+bench: install
+	bash bench/run-all.sh
+
+clean:
+	rm -rf .local/azurite .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts the whole system locally: Azurite (tables + queues), then the local host
+# (HTTP API + queue worker + timers + demo) on http://localhost:7071.
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=.local/azurite
+mkdir -p "$DATA"
+PORT="${PORT:-7071}"
+
+for port in 10000 10001 10002 "$PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use: stop whatever holds it (another 'make run'?)" >&2
+    exit 1
+  fi
+done
+
+node_modules/.bin/azurite --silent --skipApiVersionCheck --loose \
+  --location "$DATA" --debug "$DATA/debug.log" \
+  --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
+AZURITE=$!
+HOST=""
+
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping..."
+  [ -n "$HOST" ] && kill -TERM "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null || true
+  kill -TERM "$AZURITE" 2>/dev/null && wait "$AZURITE" 2>/dev/null || true
+  echo "stopped."
+}
+trap stop INT TERM EXIT
+
+for port in 10001 10002; do
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+done
+
+.venv/bin/python -m local_host --port "$PORT" &
+HOST=$!
+
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.1
+done
+
+cat <<MSG
+
+  Job events is running (local development, auth off).
+    demo       http://localhost:$PORT/
+    API        http://localhost:$PORT/api/...   (OpenAPI: /api/openapi.json)
+    health     http://localhost:$PORT/api/health
+    metrics    http://localhost:$PORT/local/diagnostics
+    Azurite    blob :10000  queue :10001  table :10002  (data in $DATA)
+
+  Try it:
+    curl -s -X POST localhost:$PORT/api/jobs/Sleep/start \\
+         -H 'Content-Type: application/json' -d '{"seconds": 5}' | tee /tmp/job.json
+    curl -N "localhost:$PORT\$(jq -r .eventsUrl /tmp/job.json)?access_token=\$(jq -r .token /tmp/job.json)"
+
+  Ctrl-C stops everything.
+
+MSG
+
+wait "$HOST"

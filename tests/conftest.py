@@ -1,0 +1,71 @@
+"""Shared fixtures: a real Azurite for the whole session, and local hosts on demand."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
+
+# Modules imported by tests read settings at import; give them a harmless base.
+os.environ.setdefault("AUTH_MODE", "none")
+os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    server = Azurite.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def system_env(azurite: Azurite) -> dict[str, str]:
+    """Settings for one isolated system (own tables and queue)."""
+    return isolated_settings(azurite)
+
+
+@pytest.fixture
+def host_factory(azurite: Azurite) -> Iterator[Callable[..., LocalHostProcess]]:
+    """Start local hosts with setting overrides; all are stopped after the test."""
+    started: list[LocalHostProcess] = []
+
+    def start(env: dict[str, str] | None = None, *args: str, **overrides: str) -> LocalHostProcess:
+        host = LocalHostProcess(env or isolated_settings(azurite, **overrides), args=args)
+        started.append(host)
+        return host.start()
+
+    yield start
+    for host in started:
+        host.stop(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def shared_host(azurite: Azurite) -> Iterator[LocalHostProcess]:
+    """One local host for the tests that only need a running system."""
+    host = LocalHostProcess(
+        isolated_settings(azurite, SSE_KEEPALIVE_SECONDS="15", SSE_STREAM_LIFETIME_SECONDS="60")
+    ).start()
+    yield host
+    host.stop(timeout=15)
+
+
+@pytest.fixture
+async def store(azurite: Azurite) -> AsyncIterator[object]:
+    """A TableStatusStore on fresh tables of the test Azurite."""
+    from jobs.storage import table_service
+    from jobs.store import TableStatusStore
+    from settings import Settings
+
+    settings = Settings.model_validate(isolated_settings(azurite))
+    table = TableStatusStore(table_service(settings), f"s{secrets.token_hex(4)}")
+    await table.ensure_tables()
+    yield table
+    await table.close()
