@@ -72,4 +72,5 @@ else:
 
 @app.timer_trigger(arg_name="timer", schedule="%JOBS_SWEEP_SCHEDULE%", run_on_startup=False)
 async def sweep_jobs(timer: func.TimerRequest) -> None:
-    await sweep(get_services())
+    services = get_services()
+    await sweep(services.store, services.clock)
