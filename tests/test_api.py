@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import httpx
@@ -330,7 +331,7 @@ def test_one_stream_carries_several_jobs_with_a_version_vector(shared_host):
         finals[status["jobId"]] = status["status"]
         vectors.append([int(v) for v in event.id.split(".")])
     assert finals == {j["jobId"]: ("Failed" if j["jobType"] == "Fail" else "Completed") for j in jobs}
-    for before, after in zip(vectors, vectors[1:], strict=False):
+    for before, after in itertools.pairwise(vectors):
         assert all(a >= b for a, b in zip(after, before, strict=True)) and after != before
     assert transcript.closed_by_server
     # Resuming from the last vector: everything is finished and known → 204.

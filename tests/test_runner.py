@@ -16,9 +16,9 @@ def message(job_id: str, job_type: str, **params) -> str:
     return JobMessage(job_id=job_id, job_type=job_type, input=params).to_json()
 
 
-async def start(store, job_type="Sleep", timeout=60):
+async def start(store, job_type="Sleep", timeout_seconds=60):
     job_id = str(uuid.uuid4())
-    await store.create(job_id, job_type, "alice", timeout)
+    await store.create(job_id, job_type, "alice", timeout_seconds)
     return job_id
 
 
@@ -102,7 +102,7 @@ async def test_unexpected_error_is_retried_then_fails_on_the_last_delivery(store
 
 
 async def test_a_job_past_its_deadline_times_out(store):
-    job_id = await start(store, timeout=0.3)
+    job_id = await start(store, timeout_seconds=0.3)
     outcome = await JobRunner(store, MAX).handle(message(job_id, "Sleep", seconds=5, steps=5), 1)
     status = (await store.get(job_id)).status
     assert outcome.state is JobState.FAILED and status.message == "timed out"

@@ -18,7 +18,7 @@ OTHER = "00000000-0000-4000-8000-000000000000"
 
 def test_round_trip_names_subject_and_jobs():
     tokens = StreamTokens(KEY)
-    token, expires = tokens.issue("alice", [JOB])
+    token, _expires = tokens.issue("alice", [JOB])
     grant = tokens.verify(token)
     assert grant.subject == "alice" and grant.job_ids == (JOB,)
     grant.require(JOB)
