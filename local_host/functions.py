@@ -77,10 +77,20 @@ def host_json() -> dict[str, Any]:
     return json.loads((ROOT / "host.json").read_text())
 
 
+_INDEXED: dict[int, list[Any]] = {}
+
+
+def indexed(app: func.FunctionApp) -> list[Any]:
+    """`app.get_functions()`, once: the library refuses a second call on the same app."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = app.get_functions()
+    return _INDEXED[id(app)]
+
+
 def read_functions(app: func.FunctionApp) -> FunctionTable:
     prefix = host_json().get("extensions", {}).get("http", {}).get("routePrefix", "api").strip("/")
     table = FunctionTable()
-    for function in app.get_functions():
+    for function in indexed(app):
         trigger = function.get_trigger()
         spec = trigger.get_dict_repr()
         user = function.get_user_function()
