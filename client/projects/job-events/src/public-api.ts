@@ -1,0 +1,5 @@
+/*
+ * Public API Surface of job-events
+ */
+
+export * from './lib/job-events';
