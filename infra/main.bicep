@@ -1,0 +1,363 @@
+// Job-completion notifications on Azure Functions (Flex Consumption), deployed by `azd up`.
+//
+// Creates, in one resource group: a user-assigned identity, a storage account (host,
+// deployment package, status tables), a Service Bus namespace with the jobs queue, a Key
+// Vault with the stream-token signing key, Log Analytics + Application Insights, and the
+// function app on a Flex Consumption (FC1) plan. No keys or connection strings are created,
+// stored or output: every connection uses the identity.
+
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------- environment
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; resource names and tags derive from it.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource. It must offer Flex Consumption.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group name. Empty: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+// ---------------------------------------------------------------- the app's surface
+
+@minLength(1)
+@description('Angular origins allowed by CORS, comma-separated, e.g. https://app.example.com. `*` is refused by the app in Azure.')
+param corsAllowedOrigins string
+
+@allowed([
+  'easyauth'
+  'bearer'
+])
+@description('easyauth: App Service Authentication (Entra ID) validates callers. bearer: the app validates Authorization: Bearer tokens against AUTH_BEARER_*.')
+param authMode string = 'easyauth'
+
+@description('easyauth: client id of the Entra app registration the Angular app requests tokens for.')
+param authClientId string = ''
+
+@description('bearer: expected token issuer.')
+param authBearerIssuer string = ''
+
+@description('bearer: expected token audience.')
+param authBearerAudience string = ''
+
+@description('bearer: JWKS URL of the issuer.')
+param authBearerJwksUrl string = ''
+
+// ---------------------------------------------------------------- stream tokens
+
+@secure()
+@minLength(32)
+@description('Stream-token signing key (32+ characters). The azd preprovision hook generates one per environment; it is stored in Key Vault and referenced from app settings.')
+param streamTokenSigningKey string
+
+@secure()
+@description('Key rotation only: the key being retired, still accepted until streamTokenPreviousKeyUntil. Empty otherwise.')
+param streamTokenPreviousKey string = ''
+
+@description('Key rotation only: ISO-8601 UTC instant after which the previous key is refused.')
+param streamTokenPreviousKeyUntil string = ''
+
+// ---------------------------------------------------------------- scale and cost
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Flex instance memory. GB-s are billed on this size while an instance is active; 512 keeps the design inside a B1 budget (see docs/cost.md).')
+param instanceMemoryMB int = 512
+
+@minValue(40)
+@maxValue(1000)
+@description('Upper bound on instances per function group: the hard ceiling on scale, and so on spend.')
+param maximumInstanceCount int = 40
+
+@minValue(1)
+@maxValue(1000)
+@description('Concurrent HTTP executions (mostly open SSE streams) per instance. See the comment in modules/functionapp.bicep.')
+param httpPerInstanceConcurrency int = 1000
+
+@allowed([
+  'Basic'
+  'Standard'
+])
+@description('Service Bus tier. Basic: queues only, per-operation billing, no base charge. Standard adds duplicate detection for a monthly base charge.')
+param serviceBusSku string = 'Basic'
+
+@description('Log Analytics daily ingestion cap in GB (decimal string). A circuit breaker against runaway logging.')
+param logDailyCapGb string = '0.3'
+
+@description('Monthly budget alert in USD on the resource group (the B1 plan this replaces). Used only with budgetContactEmails.')
+param monthlyBudgetUsd int = 13
+
+@description('E-mail addresses for the budget alert. Empty: no budget is created.')
+param budgetContactEmails array = []
+
+@description('First day of the budget period.')
+param budgetStartDate string = utcNow('yyyy-MM-01')
+
+// ---------------------------------------------------------------- jobs
+
+@allowed([
+  'servicebus'
+  'storage'
+])
+@description('Queue that carries start requests to the worker.')
+param jobsQueueBackend string = 'servicebus'
+
+@description('Name of the jobs queue (Service Bus queue, or Storage queue with the storage backend).')
+param jobsQueueName string = 'jobs'
+
+@minValue(1)
+@maxValue(10)
+@description('Deliveries before a start request is dead-lettered. Must equal host.json extensions.queues.maxDequeueCount.')
+param jobsMaxDeliveryCount int = 5
+
+// PT1M: the trigger renews the lock for as long as the job runs (host.json
+// maxAutoLockRenewalDuration = functionTimeout = 70 min), at about one renewal a minute,
+// which costs nothing on Basic. The lock only matters when a worker dies: its message is
+// redelivered one minute later instead of five.
+@description('Service Bus peek-lock duration (ISO 8601).')
+param jobsLockDuration string = 'PT1M'
+
+@description('Service Bus message time-to-live (ISO 8601). Expired start requests are dead-lettered.')
+param jobsMessageTimeToLive string = 'PT1H'
+
+@description('Prefix of the status tables: <prefix>, <prefix>feed, <prefix>active.')
+param jobsTablePrefix string = 'jobs'
+
+@description('NCRONTAB schedule of the sweeper (fails overdue jobs, trims the change feed).')
+param jobsSweepSchedule string = '0 */1 * * * *'
+
+@description('Per-job-type timeout overrides in seconds, as JSON, e.g. {"StoryPublish": 900}.')
+param jobsTimeoutOverrides string = '{}'
+
+// ---------------------------------------------------------------- names
+
+var abbrs = {
+  identity: 'id-'
+  storage: 'st'
+  serviceBus: 'sb-'
+  keyVault: 'kv-'
+  logAnalytics: 'log-'
+  appInsights: 'appi-'
+  plan: 'plan-'
+  functionApp: 'func-'
+}
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.functionApp}${resourceToken}'
+var deploymentContainerName = 'app-package-${resourceToken}'
+var tableNames = [
+  jobsTablePrefix
+  '${jobsTablePrefix}feed'
+  '${jobsTablePrefix}active'
+]
+var storageQueueNames = jobsQueueBackend == 'storage' ? [jobsQueueName, '${jobsQueueName}-poison'] : []
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------- resources
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.identity}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
+    appInsightsName: '${abbrs.appInsights}${resourceToken}'
+    location: location
+    tags: tags
+    dailyCapGb: logDailyCapGb
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storage}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    tableNames: tableNames
+    queueNames: storageQueueNames
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  scope: rg
+  params: {
+    name: '${abbrs.serviceBus}${resourceToken}'
+    location: location
+    tags: tags
+    sku: serviceBusSku
+    queueName: jobsQueueName
+    maxDeliveryCount: jobsMaxDeliveryCount
+    lockDuration: jobsLockDuration
+    defaultMessageTimeToLive: jobsMessageTimeToLive
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVault}${resourceToken}'
+    location: location
+    tags: tags
+    signingKey: streamTokenSigningKey
+    previousSigningKey: streamTokenPreviousKey
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    tableNames: tableNames
+    queueBackend: jobsQueueBackend
+    serviceBusNamespaceName: serviceBus.outputs.name
+    jobsQueueName: jobsQueueName
+    appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultName: keyVault.outputs.name
+    hasPreviousSigningKey: !empty(streamTokenPreviousKey)
+  }
+}
+
+// ---------------------------------------------------------------- app settings
+// Every setting the code reads (settings.setting_names(): `both`, `azure`, and the
+// `optional` ones when their mode is used), under the same names, plus a few platform
+// settings. Connection strings (`local` settings) never appear here.
+// APPLICATIONINSIGHTS_CONNECTION_STRING is added in modules/functionapp.bicep.
+
+var appSettings = union(
+  {
+    // platform: identity-based host storage and triggers, streaming, telemetry auth
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identity.outputs.clientId
+    AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+    AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+    AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+    ServiceBusConnection__credential: 'managedidentity'
+    ServiceBusConnection__clientId: identity.outputs.clientId
+    ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+    PYTHON_ENABLE_INIT_INDEXING: '1'
+
+    // jobs
+    JOBS_QUEUE_BACKEND: jobsQueueBackend
+    JOBS_QUEUE_NAME: jobsQueueName
+    JOBS_MAX_DELIVERY_COUNT: string(jobsMaxDeliveryCount)
+    JOBS_TABLE_PREFIX: jobsTablePrefix
+    JOBS_TIMEOUT_OVERRIDES: jobsTimeoutOverrides
+    JOBS_SWEEP_SCHEDULE: jobsSweepSchedule
+
+    // stream tokens
+    STREAM_TOKEN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.signingKeySecretUri})'
+    STREAM_TOKEN_TTL_SECONDS: '300'
+
+    // server-sent events: streams end well before the front end's ~230 s cut
+    SSE_KEEPALIVE_SECONDS: '15'
+    SSE_STREAM_LIFETIME_SECONDS: '180'
+    SSE_RETRY_MS: '3000'
+    SSE_MAX_STREAMS: '5000'
+    SSE_MAX_JOBS_PER_STREAM: '50'
+
+    // cross-instance watcher: one change-feed read per tick per instance
+    WATCH_POLL_SECONDS: '0.75'
+    WATCH_RECONCILE_SECONDS: '30'
+
+    // HTTP surface
+    AUTH_MODE: authMode
+    CORS_ALLOWED_ORIGINS: corsAllowedOrigins
+    MAX_REQUEST_BYTES: '32768'
+  },
+  authMode == 'bearer'
+    ? {
+        AUTH_BEARER_ISSUER: authBearerIssuer
+        AUTH_BEARER_AUDIENCE: authBearerAudience
+        AUTH_BEARER_JWKS_URL: authBearerJwksUrl
+      }
+    : {},
+  !empty(streamTokenPreviousKey)
+    ? {
+        STREAM_TOKEN_PREVIOUS_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.previousKeySecretUri})'
+        STREAM_TOKEN_PREVIOUS_KEY_UNTIL: streamTokenPreviousKeyUntil
+      }
+    : {}
+)
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    planName: '${abbrs.plan}${resourceToken}'
+    appName: functionAppName
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    appInsightsName: monitoring.outputs.appInsightsName
+    appSettings: appSettings
+    corsAllowedOrigins: split(replace(corsAllowedOrigins, ' ', ''), ',')
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    authMode: authMode
+    authClientId: authClientId
+  }
+  // The app must not start before it may read its storage, queue, secret and telemetry.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module budget 'modules/budget.bicep' = if (!empty(budgetContactEmails)) {
+  name: 'budget'
+  scope: rg
+  params: {
+    name: 'budget-${environmentName}'
+    amount: monthlyBudgetUsd
+    contactEmails: budgetContactEmails
+    startDate: budgetStartDate
+  }
+}
+
+// ---------------------------------------------------------------- outputs (names and URLs only)
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
+output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'

@@ -1,0 +1,37 @@
+// Optional cost alert: a monthly budget on the resource group, with e-mail
+// alerts at 80% (actual) and 100% (forecast). Deployed only when contacts are given.
+
+param name string
+param amount int
+param contactEmails array
+
+@description('First day of the budget period (yyyy-MM-01).')
+param startDate string
+
+resource budget 'Microsoft.Consumption/budgets@2023-11-01' = {
+  name: name
+  properties: {
+    category: 'Cost'
+    amount: amount
+    timeGrain: 'Monthly'
+    timePeriod: {
+      startDate: startDate
+    }
+    notifications: {
+      actual80: {
+        enabled: true
+        operator: 'GreaterThanOrEqualTo'
+        threshold: 80
+        thresholdType: 'Actual'
+        contactEmails: contactEmails
+      }
+      forecast100: {
+        enabled: true
+        operator: 'GreaterThanOrEqualTo'
+        threshold: 100
+        thresholdType: 'Forecasted'
+        contactEmails: contactEmails
+      }
+    }
+  }
+}
