@@ -109,12 +109,23 @@ class JobRunner:
             return await self._fail(ctx.record, run_id, "timed out", f"no result within {job_type.timeout_seconds:g}s")
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            if attempt >= self._max_attempts:
-                await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason)
-                raise RetryLater(f"job {message.job_id} failed on its last delivery") from None
-            await self._note(ctx.record, run_id, f"attempt {attempt} of {self._max_attempts} failed; retrying")
-            log.warning("job %s attempt %s failed (%s); it will be retried", message.job_id, attempt, reason)
-            raise RetryLater(reason) from None
+            last = attempt >= self._max_attempts
+            try:
+                if last:
+                    await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason)
+                else:
+                    await self._note(ctx.record, run_id, f"attempt {attempt} of {self._max_attempts} failed; retrying")
+            except Exception as bookkeeping:
+                # Storage is down too: the redelivery (or the sweeper) settles the status.
+                log.warning("job %s: could not record the failure (%s)", message.job_id, type(bookkeeping).__name__)
+            log.warning(
+                "job %s attempt %s failed (%s)%s",
+                message.job_id,
+                attempt,
+                reason,
+                "; dead-lettering" if last else "; it will be retried",
+            )
+            raise RetryLater(reason if not last else f"job {message.job_id} failed on its last delivery") from None
 
         result = result or JobResult()
         try:

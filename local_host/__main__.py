@@ -16,6 +16,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--no-worker", action="store_true", help="serve HTTP only; another process runs the jobs")
     parser.add_argument("--no-timers", action="store_true", help="do not run timer-triggered functions")
+    parser.add_argument(
+        "--lease-seconds",
+        type=int,
+        default=30,
+        help="how long a received message stays invisible before another delivery (renewed while it runs)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
 
@@ -30,7 +36,13 @@ def main() -> None:
         sys.exit(2)
     from local_host.server import serve
 
-    serve(args.host, args.port, run_worker=not args.no_worker, run_timers=not args.no_timers)
+    serve(
+        args.host,
+        args.port,
+        run_worker=not args.no_worker,
+        run_timers=not args.no_timers,
+        lease_seconds=args.lease_seconds,
+    )
 
 
 if __name__ == "__main__":

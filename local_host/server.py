@@ -39,7 +39,7 @@ from settings import get_settings
 log = logging.getLogger("local_host")
 
 DEMO_DIST = ROOT / "client" / "dist" / "demo" / "browser"
-SHUTDOWN_GRACE_SECONDS = 10.0
+SHUTDOWN_GRACE_SECONDS = 5.0  # running jobs get this long on SIGTERM, then their messages are released
 
 
 def _http_endpoint(function: HttpFunction) -> Any:
@@ -60,8 +60,11 @@ def _timespan_seconds(value: str, default: int) -> int:
 
 
 class LocalHost:
-    def __init__(self, table: FunctionTable, *, run_worker: bool = True, run_timers: bool = True) -> None:
+    def __init__(
+        self, table: FunctionTable, *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30
+    ) -> None:
         self.table = table
+        self.lease_seconds = lease_seconds
         self.run_worker = run_worker
         self.run_timers = run_timers
         self.workers: list[StorageQueueWorker] = []
@@ -96,6 +99,7 @@ class LocalHost:
                 max_dequeue_count=int(queues_config.get("maxDequeueCount", 5)),
                 retry_delay=_timespan_seconds(queues_config.get("visibilityTimeout", "00:00:00"), 0),
                 batch_size=int(queues_config.get("batchSize", 16)),
+                visibility_timeout=self.lease_seconds,
             )
             self.workers.append(worker)
             self._tasks.append(asyncio.create_task(worker.run(), name=f"queue-{function.name}"))
@@ -166,10 +170,12 @@ def _current_rss_kib() -> int | None:
         return None
 
 
-def build_app(*, run_worker: bool = True, run_timers: bool = True, demo_dir: Path | None = None) -> Starlette:
+def build_app(
+    *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30, demo_dir: Path | None = None
+) -> Starlette:
     function_app = importlib.import_module("function_app")
     table = read_functions(function_app.app)
-    host = LocalHost(table, run_worker=run_worker, run_timers=run_timers)
+    host = LocalHost(table, run_worker=run_worker, run_timers=run_timers, lease_seconds=lease_seconds)
     settings = get_settings()
 
     routes: list[Any] = [Route(f.route, _http_endpoint(f), methods=list(f.methods), name=f.name) for f in table.http]
@@ -238,8 +244,8 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(host: str, port: int, *, run_worker: bool = True, run_timers: bool = True) -> None:
-    app = build_app(run_worker=run_worker, run_timers=run_timers)
+def serve(host: str, port: int, *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30) -> None:
+    app = build_app(run_worker=run_worker, run_timers=run_timers, lease_seconds=lease_seconds)
     config = uvicorn.Config(
         app,
         host=host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -90,3 +91,90 @@ def read_stream(
             transcript.events.append(Event(data=response.text, event="error"))
     transcript.elapsed = time.monotonic() - started
     return transcript
+
+
+@dataclass
+class WatchLog:
+    """What one resuming watcher saw, across all its connections."""
+
+    job_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    connections: int = 0
+    cuts: int = 0
+    planned: int = 0
+    statuses: list[int] = field(default_factory=list)
+
+    @property
+    def terminal(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["status"] in ("Completed", "Failed")]
+
+
+async def watch_job(
+    client: httpx.AsyncClient,
+    base: str,
+    job: dict[str, Any],
+    *,
+    deadline: float = 120.0,
+    resume_delay: float = 0.05,
+) -> WatchLog:
+    """Follow one job to its terminal event like a browser would: resume with
+    Last-Event-ID after every cut or planned close, mint a fresh token on 401."""
+    log = WatchLog(job["jobId"])
+    token = job["token"]
+    last_id: str | None = None
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        headers = {"Last-Event-ID": last_id} if last_id else {}
+        log.connections += 1
+        finished = planned = False
+        try:
+            async with client.stream(
+                "GET", f"{base}{job['eventsUrl']}", params={"access_token": token}, headers=headers
+            ) as response:
+                log.statuses.append(response.status_code)
+                if response.status_code == 204:
+                    return log
+                if response.status_code == 401:
+                    minted = await client.post(f"{base}/api/jobs/{job['jobType']}/{job['jobId']}/token")
+                    token = minted.json()["token"]
+                    continue
+                if response.status_code != 200:
+                    await asyncio.sleep(resume_delay * 10)
+                    continue
+                event = Event()
+                has_data = False
+                async for line in response.aiter_lines():
+                    if line == "":
+                        if has_data:
+                            if event.event == "reconnect":
+                                log.planned += 1
+                                planned = True
+                                break
+                            status = event.json()
+                            log.events.append(status)
+                            if event.id is not None:
+                                log.ids.append(int(event.id))
+                                last_id = event.id
+                            if status["status"] in ("Completed", "Failed"):
+                                finished = True
+                        event, has_data = Event(), False
+                    elif line.startswith(":"):
+                        continue
+                    else:
+                        name, _, value = line.partition(":")
+                        value = value[1:] if value.startswith(" ") else value
+                        if name == "data":
+                            event.data, has_data = value, True
+                        elif name == "id":
+                            event.id = value
+                        elif name == "event":
+                            event.event = value
+        except (httpx.HTTPError, OSError):
+            pass
+        if finished:
+            return log
+        if not planned:
+            log.cuts += 1  # ended without a terminal event or a reconnect notice
+        await asyncio.sleep(resume_delay)
+    raise TimeoutError(f"job {log.job_id} did not finish for its watcher in {deadline}s")
