@@ -1,0 +1,257 @@
+"""Shared plumbing for the benchmarks: the system under test, statistics, results.
+
+Every benchmark
+- starts its own Azurite and local host processes (the same ones the tests use,
+  tests/support/processes.py) with the production defaults of the notification
+  settings, not the tests' fast ones;
+- prints a table, and writes `bench/results/<name>.json` (machine, parameters,
+  rows, details) and `bench/results/<name>.csv` (the table);
+- is repeatable: fixed seeds, a warm-up, repeated rounds reported as medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Modules under test read settings at import; give them a harmless base (as tests/conftest.py does).
+os.environ.setdefault("AUTH_MODE", "none")
+os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
+
+from tests.support.processes import Azurite, LocalHostProcess, isolated_settings  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+SIGNING_KEY = "test-signing-key-" + "x" * 32  # what isolated_settings() configures
+
+
+# --- machine ---------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = None
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 1024 / 1024, 1)
+    os_name = platform.platform()
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = f"{line.split('=', 1)[1].strip(chr(34))} ({platform.release()})"
+    commit = None
+    with contextlib.suppress(Exception):
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ramGiB": ram,
+        "python": platform.python_version(),
+        "os": os_name,
+        "loadAverage": [round(x, 2) for x in os.getloadavg()],
+        "commit": commit or None,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['ramGiB']} GiB RAM, Python {m['python']}, {m['os']}; "
+        f"load {m['loadAverage']}, commit {m['commit']}"
+    )
+
+
+def raise_fd_limit(wanted: int = 65536) -> int:
+    """Raise RLIMIT_NOFILE as far as allowed; child processes inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- the system under test -------------------------------------------------
+
+
+def production_settings() -> dict[str, str]:
+    """The notification settings' production defaults (tests/support speeds them up)."""
+    from settings import Settings
+
+    fields = Settings.model_fields
+    return {
+        "WATCH_POLL_SECONDS": str(fields["watch_poll_seconds"].default),
+        "WATCH_RECONCILE_SECONDS": str(fields["watch_reconcile_seconds"].default),
+        "JOBS_SWEEP_SCHEDULE": str(fields["sweep_schedule"].default),
+        "SSE_KEEPALIVE_SECONDS": str(fields["sse_keepalive_seconds"].default),
+        "SSE_STREAM_LIFETIME_SECONDS": str(fields["sse_lifetime_seconds"].default),
+    }
+
+
+def system_env(azurite: Azurite, **overrides: str) -> dict[str, str]:
+    """Settings for one isolated system (own tables and queue), production notification defaults."""
+    return isolated_settings(azurite, **{**production_settings(), **overrides})
+
+
+@contextlib.contextmanager
+def azurite_running() -> Iterator[Azurite]:
+    server = Azurite.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@contextlib.contextmanager
+def local_host(env: dict[str, str], *args: str) -> Iterator[LocalHostProcess]:
+    host = LocalHostProcess(env, args=args)
+    try:
+        host.start(timeout=60)
+        yield host
+    finally:
+        host.stop(timeout=20)
+        if host.log_path is not None:
+            with contextlib.suppress(OSError):
+                host.log_path.unlink()
+
+
+def settings_for(env: dict[str, str]) -> Any:
+    from settings import Settings
+
+    return Settings.model_validate(env)
+
+
+def sum_ops(snapshot: dict[str, int], prefix: str = "") -> int:
+    return sum(v for k, v in snapshot.items() if k.startswith(prefix))
+
+
+def ops_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    keys = set(before) | set(after)
+    return {k: after.get(k, 0) - before.get(k, 0) for k in sorted(keys) if after.get(k, 0) - before.get(k, 0)}
+
+
+# --- statistics ------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Linear-interpolated percentile (p in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def rnd(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- output ----------------------------------------------------------------
+
+
+def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 100 else f"{v:,.0f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for row in cells:
+        out.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(out)
+
+
+def write_results(
+    name: str,
+    *,
+    out_dir: Path,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    params: dict[str, Any],
+    machine_info: dict[str, Any],
+    started: float,
+    targets: list[dict[str, Any]] | None = None,
+    details: dict[str, Any] | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Print the table and write <name>.json and <name>.csv into out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": name,
+        "command": command or "python -m bench." + name + " " + " ".join(sys.argv[1:]),
+        "machine": machine_info,
+        "params": params,
+        "columns": list(columns),
+        "rows": rows,
+        "targets": targets or [],
+        "details": details or {},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    with open(out_dir / f"{name}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    print()
+    print(machine_line(machine_info))
+    print(format_table(rows, columns))
+    for target in targets or []:
+        mark = {True: "MET", False: "MISSED", None: "n/a"}[target.get("met")]
+        print(f"target: {target['target']}: measured {target['measured']} -> {mark}")
+    print(f"results: {out_dir / (name + '.json')} and .csv ({result['seconds']} s)")
+    return result
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON and CSV results")
+    parser.add_argument("--seed", type=int, default=1234, help="random seed (job durations, phases)")
+    return parser
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
