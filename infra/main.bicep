@@ -233,6 +233,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     signingKey: streamTokenSigningKey
     previousSigningKey: streamTokenPreviousKey
+    hasPreviousSigningKey: !empty(streamTokenPreviousKey)
   }
 }
 

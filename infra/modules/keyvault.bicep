@@ -13,6 +13,9 @@ param signingKey string
 @description('Empty except during a key rotation.')
 param previousSigningKey string = ''
 
+@description('True while a rotation is under way (previousSigningKey is set).')
+param hasPreviousSigningKey bool = false
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -39,7 +42,7 @@ resource signingKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource previousKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(previousSigningKey)) {
+resource previousKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (hasPreviousSigningKey) {
   parent: vault
   name: 'stream-token-previous-key'
   properties: {
@@ -51,4 +54,4 @@ resource previousKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (
 output name string = vault.name
 // Version-less URIs: the platform picks up a new secret version by itself.
 output signingKeySecretUri string = signingKeySecret.properties.secretUri
-output previousKeySecretUri string = empty(previousSigningKey) ? '' : previousKeySecret.properties.secretUri
+output previousKeySecretUri string = hasPreviousSigningKey ? previousKeySecret.properties.secretUri : ''

@@ -1,0 +1,284 @@
+"""Reading Bicep without the Bicep CLI: a tree-sitter parse and a few helpers over it.
+
+The helpers work on syntax only (declarations, object literals, literal values). Where a
+test needs a value, it resolves literals and parameter defaults; anything computed at
+deployment time stays an expression node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import tree_sitter as ts
+import tree_sitter_bicep
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+MAIN = INFRA / "main.bicep"
+MODULES = INFRA / "modules"
+
+_PARSER = ts.Parser(ts.Language(tree_sitter_bicep.language()))
+
+Node = ts.Node
+
+
+def bicep_files() -> list[Path]:
+    return sorted(INFRA.rglob("*.bicep"))
+
+
+def parse(source: bytes) -> ts.Tree:
+    return _PARSER.parse(source)
+
+
+def syntax_errors(tree: ts.Tree) -> list[str]:
+    """Every ERROR or MISSING node, as 'line:col: text'."""
+    found: list[str] = []
+
+    def walk(node: Node) -> None:
+        if node.type == "ERROR" or node.is_missing:
+            row, col = node.start_point
+            kind = "missing" if node.is_missing else "error"
+            found.append(f"{row + 1}:{col + 1}: {kind} near {text(node)[:40]!r}")
+        for child in node.children:
+            walk(child)
+
+    walk(tree.root_node)
+    return found
+
+
+def text(node: Node) -> str:
+    return node.text.decode() if node.text is not None else ""
+
+
+def walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from walk(child)
+
+
+def named(node: Node) -> list[Node]:
+    return [c for c in node.children if c.is_named and c.type != "comment"]
+
+
+# --- literals -------------------------------------------------------------------------
+
+
+class NotLiteral(Exception):
+    pass
+
+
+def string_value(node: Node) -> str:
+    """The value of a string without interpolation."""
+    if node.type != "string" or any(c.type == "interpolation" for c in node.children):
+        raise NotLiteral(text(node))
+    return "".join(text(c) for c in node.children if c.type in ("string_content", "escape_sequence"))
+
+
+def literal(node: Node) -> object:
+    if node.type == "string":
+        return string_value(node)
+    if node.type == "number":
+        return int(text(node))
+    if node.type == "boolean":
+        return text(node) == "true"
+    if node.type == "null":
+        return None
+    if node.type == "array":
+        return [literal(c) for c in named(node)]
+    raise NotLiteral(text(node))
+
+
+def is_interpolated(node: Node) -> bool:
+    return node.type == "string" and any(c.type == "interpolation" for c in node.children)
+
+
+def key_of(prop: Node) -> str | None:
+    parts = named(prop)
+    if len(parts) != 2:
+        return None  # a nested resource declaration, not key: value
+    key = parts[0]
+    if key.type == "identifier":
+        return text(key)
+    if key.type == "string":
+        try:
+            return string_value(key)
+        except NotLiteral:
+            return text(key)
+    return None
+
+
+def properties(obj: Node) -> dict[str, Node]:
+    """key -> value node of an object literal (first level)."""
+    result: dict[str, Node] = {}
+    for prop in named(obj):
+        if prop.type == "object_property":
+            key = key_of(prop)
+            if key is not None:
+                result[key] = named(prop)[1]
+    return result
+
+
+def path(obj: Node, *keys: str) -> Node:
+    node = obj
+    for key in keys:
+        if node.type != "object":
+            raise KeyError(f"{key}: {text(node)[:60]} is not an object")
+        node = properties(node)[key]
+    return node
+
+
+def objects_in(node: Node) -> Iterator[Node]:
+    """Object literals in an expression (e.g. every branch of union(...) and ternaries)."""
+    if node.type == "object":
+        yield node
+        return
+    for child in named(node):
+        yield from objects_in(child)
+
+
+# --- declarations ---------------------------------------------------------------------
+
+
+@dataclass
+class Decl:
+    kind: str  # param, var, resource, module, output
+    name: str
+    node: Node
+    decorators: list[str] = field(default_factory=list)
+    type_string: str | None = None  # resource type / module path
+    body: Node | None = None  # the object literal
+    condition: Node | None = None  # `if (...)`
+    loop: Node | None = None  # `[for ...]`
+    value: Node | None = None  # param default, var/output value
+
+
+def _decl(node: Node, decorators: list[str]) -> Decl | None:
+    kinds = {
+        "parameter_declaration": "param",
+        "variable_declaration": "var",
+        "resource_declaration": "resource",
+        "module_declaration": "module",
+        "output_declaration": "output",
+    }
+    if node.type not in kinds:
+        return None
+    parts = named(node)
+    decl = Decl(kinds[node.type], text(parts[0]), node, decorators)
+    rest = parts[1:]
+    if decl.kind in ("resource", "module"):
+        decl.type_string = string_value(rest[0])
+        target = rest[-1]
+        if target.type == "if_statement":
+            decl.condition = named(target)[0]
+            target = named(target)[-1]
+        elif target.type == "for_statement":
+            decl.loop = target
+            target = named(target)[-1]
+            if target.type == "if_statement":
+                decl.condition = named(target)[0]
+                target = named(target)[-1]
+        decl.body = target if target.type == "object" else None
+    elif decl.kind in ("param", "output"):
+        rest = [r for r in rest if r.type != "type"]
+        decl.value = rest[-1] if rest else None
+    else:
+        decl.value = rest[-1]
+    return decl
+
+
+@dataclass
+class BicepFile:
+    path: Path
+    tree: ts.Tree
+    decls: list[Decl]
+
+    def of(self, kind: str) -> dict[str, Decl]:
+        return {d.name: d for d in self.decls if d.kind == kind}
+
+    @property
+    def params(self) -> dict[str, Decl]:
+        return self.of("param")
+
+    @property
+    def variables(self) -> dict[str, Decl]:
+        return self.of("var")
+
+    @property
+    def outputs(self) -> dict[str, Decl]:
+        return self.of("output")
+
+    @property
+    def modules(self) -> dict[str, Decl]:
+        return self.of("module")
+
+    def resources(self, type_prefix: str = "") -> list[Decl]:
+        return [d for d in self.decls if d.kind == "resource" and (d.type_string or "").startswith(type_prefix)]
+
+    def secure_params(self) -> set[str]:
+        return {d.name for d in self.params.values() if "secure" in d.decorators}
+
+    def param_default(self, name: str) -> object:
+        value = self.params[name].value
+        if value is None:
+            raise KeyError(f"param {name} has no default")
+        return literal(value)
+
+
+def _decorator_calls(decl: Decl) -> list[tuple[str, Node]]:
+    """(name, arguments node) of each decorator on a declaration."""
+    calls = []
+    prev = decl.node.prev_named_sibling
+    if prev is not None and prev.type == "decorators":
+        for dec in named(prev):
+            call = named(dec)[0]
+            if call.type == "call_expression":
+                calls.append((text(named(call)[0]), named(call)[1]))
+    return calls
+
+
+@cache
+def load(path: Path) -> BicepFile:
+    tree = parse(path.read_bytes())
+    decls: list[Decl] = []
+    pending: list[str] = []
+    for node in named(tree.root_node):
+        if node.type == "decorators":
+            pending = [text(named(named(d)[0])[0]) for d in named(node) if named(d)]
+            continue
+        decl = _decl(node, pending)
+        pending = []
+        if decl is not None:
+            decls.append(decl)
+    return BicepFile(path, tree, decls)
+
+
+def module_file(main: BicepFile, module_name: str) -> BicepFile:
+    decl = main.modules[module_name]
+    assert decl.type_string
+    return load((main.path.parent / decl.type_string).resolve())
+
+
+def module_params(main: BicepFile, module_name: str) -> dict[str, Node]:
+    decl = main.modules[module_name]
+    assert decl.body is not None
+    return properties(path(decl.body, "params"))
+
+
+def identifiers(node: Node) -> set[str]:
+    return {text(n) for n in walk(node) if n.type == "identifier"}
+
+
+def calls(node: Node) -> set[str]:
+    return {text(named(n)[0]) for n in walk(node) if n.type == "call_expression"}
+
+
+def member_names(node: Node) -> set[str]:
+    return {text(n) for n in walk(node) if n.type == "property_identifier"}
+
+
+def decorator_values(decl: Decl, decorator: str) -> list[object]:
+    """The literal first argument of each @decorator(...) on a declaration."""
+    return [literal(named(args)[0]) for name, args in _decorator_calls(decl) if name == decorator and named(args)]

@@ -1,0 +1,217 @@
+"""App settings: every setting the code reads is set in Azure (Bicep) and locally
+(local.settings*.json.example), and nothing else is, apart from a few platform settings.
+
+The list of names comes from settings.setting_names(), never from a list kept here.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+import settings as app_settings
+from tests.infra import bicep
+
+ROOT = bicep.ROOT
+LOCAL_EXAMPLES = {
+    "storage": ROOT / "local.settings.json.example",
+    "servicebus": ROOT / "local.settings.servicebus.json.example",
+}
+
+# Settings the Functions platform reads (not the code). Small and explicit on purpose.
+PLATFORM_AZURE = {
+    "AzureWebJobsStorage__credential",  # identity-based host storage
+    "AzureWebJobsStorage__blobServiceUri",  # host state and timer leases
+    "ServiceBusConnection__credential",  # identity-based trigger connection
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",  # Entra auth for telemetry
+    "PYTHON_ENABLE_INIT_INDEXING",  # HTTP streaming (FastAPI extension)
+}
+PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "PYTHON_ENABLE_INIT_INDEXING"}
+
+
+def names(where: str) -> set[str]:
+    return {name for name, w in app_settings.setting_names().items() if w == where}
+
+
+def app_settings_var() -> bicep.Node:
+    return bicep.load(bicep.MAIN).variables["appSettings"].value
+
+
+def bicep_settings() -> dict[str, tuple[bicep.Node, bool]]:
+    """name -> (value node, conditional?) over every object literal that becomes app settings."""
+    found: dict[str, tuple[bicep.Node, bool]] = {}
+    var = app_settings_var()
+    for obj in bicep.objects_in(var):
+        conditional = obj.parent is not None and obj.parent.type == "ternary_expression"
+        for key, value in bicep.properties(obj).items():
+            assert key not in found, f"{key} is set twice"
+            found[key] = (value, conditional)
+    # the function app module adds what it reads from resources it references
+    fn = bicep.module_file(bicep.load(bicep.MAIN), "functionApp")
+    [config] = [
+        r
+        for r in fn.resources("Microsoft.Web/sites/config")
+        if r.body is not None and bicep.literal(bicep.path(r.body, "name")) == "appsettings"
+    ]
+    props = bicep.path(config.body, "properties")
+    assert bicep.text(props).startswith("union(appSettings"), "the module must keep every setting from main.bicep"
+    for obj in bicep.objects_in(props):
+        for key, value in bicep.properties(obj).items():
+            assert key not in found, f"{key} is set twice"
+            found[key] = (value, False)
+    return found
+
+
+def test_the_module_receives_main_app_settings() -> None:
+    params = bicep.module_params(bicep.load(bicep.MAIN), "functionApp")
+    assert bicep.text(params["appSettings"]) == "appSettings"
+
+
+def test_every_setting_the_code_reads_in_azure_is_in_bicep() -> None:
+    in_bicep = bicep_settings()
+    required = names("both") | names("azure")
+    missing = required - set(in_bicep)
+    assert not missing, f"settings the code reads but Bicep does not set: {sorted(missing)}"
+    conditional = sorted(n for n in required if in_bicep[n][1])
+    assert not conditional, f"always-needed settings set only conditionally: {conditional}"
+
+
+def test_optional_settings_are_set_only_for_their_mode() -> None:
+    in_bicep = bicep_settings()
+    for name in names("optional"):
+        assert name in in_bicep, f"optional setting {name} cannot be set from Bicep"
+        assert in_bicep[name][1], f"optional setting {name} should be set only when its mode is used"
+    var = bicep.text(app_settings_var())
+    assert "authMode == 'bearer'" in var
+    assert "!empty(streamTokenPreviousKey)" in var
+
+
+def test_bicep_sets_nothing_the_code_does_not_read_except_platform_settings() -> None:
+    known = names("both") | names("azure") | names("optional") | PLATFORM_AZURE
+    extra = set(bicep_settings()) - known
+    assert not extra, f"Bicep sets settings nobody reads: {sorted(extra)}"
+
+
+def test_connection_strings_are_never_azure_settings() -> None:
+    leaked = names("local") & set(bicep_settings())
+    assert not leaked, f"connection-string settings in Bicep: {sorted(leaked)}"
+
+
+def test_identity_based_connections_have_credential_and_client_id() -> None:
+    """Each identity-based connection the host uses names the user-assigned identity."""
+    in_bicep = bicep_settings()
+    for prefix in names("local"):  # AzureWebJobsStorage, ServiceBusConnection
+        assert bicep.literal(in_bicep[f"{prefix}__credential"][0]) == "managedidentity"
+        client_id = bicep.text(in_bicep[f"{prefix}__clientId"][0])
+        assert client_id == "identity.outputs.clientId", prefix
+    auth = bicep.text(in_bicep["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"][0])
+    assert auth == "'ClientId=${identity.outputs.clientId};Authorization=AAD'"
+
+
+def resolve(node: bicep.Node, given: dict[str, str]) -> str:
+    """A Bicep value as the app will see it, with parameter defaults (or `given`)."""
+    main = bicep.load(bicep.MAIN)
+    if node.type == "identifier":
+        name = bicep.text(node)
+        if name in given:
+            return given[name]
+        return str(main.param_default(name))
+    if node.type == "call_expression" and bicep.text(bicep.named(node)[0]) == "string":
+        return resolve(bicep.named(bicep.named(node)[1])[0], given)
+    return str(bicep.literal(node))
+
+
+AZURE_FAKES = {
+    "AzureWebJobsStorage__tableServiceUri": "https://stexample.table.core.windows.net/",
+    "AzureWebJobsStorage__queueServiceUri": "https://stexample.queue.core.windows.net/",
+    "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
+    "ServiceBusConnection__fullyQualifiedNamespace": "sb-example.servicebus.windows.net",
+    "ServiceBusConnection__clientId": "00000000-0000-0000-0000-000000000001",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000002",
+}
+
+
+def clear_setting_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in app_settings.setting_names():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("WEBSITE_INSTANCE_ID", raising=False)
+
+
+def test_bicep_settings_load_in_azure_with_parameter_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployed settings pass the app's own validation, with the Azure-only checks on."""
+    clear_setting_env(monkeypatch)
+    given = {"corsAllowedOrigins": "https://app.example.com"}
+    for name, (value, conditional) in bicep_settings().items():
+        if conditional or name not in app_settings.setting_names():
+            continue
+        if name in AZURE_FAKES:
+            monkeypatch.setenv(name, AZURE_FAKES[name])
+        elif bicep.is_interpolated(value) and bicep.text(value).startswith("'@Microsoft.KeyVault("):
+            monkeypatch.setenv(name, secrets.token_urlsafe(48))  # what the platform resolves
+        else:
+            monkeypatch.setenv(name, resolve(value, given))
+    monkeypatch.setenv("WEBSITE_INSTANCE_ID", "test-instance")  # running_in_azure()
+    loaded = app_settings.load_settings()
+    assert loaded.queue_backend is app_settings.QueueBackend.SERVICEBUS
+    assert loaded.auth_mode is app_settings.AuthMode.EASYAUTH
+    assert loaded.cors_origins == ["https://app.example.com"]
+    assert loaded.token_key is not None
+
+
+def test_azure_values_are_the_code_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Literal Bicep values parse to the code's own defaults: no silent divergence."""
+    fields = {f.validation_alias: key for key, f in app_settings.Settings.model_fields.items()}
+    literal = {
+        name: bicep.string_value(value)
+        for name, (value, _) in bicep_settings().items()
+        if name in fields and value.type == "string" and not bicep.is_interpolated(value)
+    }
+    assert len(literal) >= 8  # the check is not vacuous
+    clear_setting_env(monkeypatch)
+    monkeypatch.setenv("AUTH_MODE", "none")
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("JOBS_QUEUE_BACKEND", "storage")
+    for name, value in literal.items():
+        monkeypatch.setenv(name, value)
+    loaded = app_settings.load_settings()
+    for name in literal:
+        field = app_settings.Settings.model_fields[fields[name]]
+        assert getattr(loaded, fields[name]) == field.get_default(call_default_factory=True), name
+
+
+@pytest.mark.parametrize("backend", sorted(LOCAL_EXAMPLES))
+def test_local_example_sets_every_setting_the_code_reads_locally(backend: str) -> None:
+    values = json.loads(LOCAL_EXAMPLES[backend].read_text())["Values"]
+    missing = names("both") - set(values)
+    assert not missing, f"{LOCAL_EXAMPLES[backend].name} lacks {sorted(missing)}"
+    assert "AzureWebJobsStorage" in values
+    azure_only = names("azure") & set(values)
+    assert not azure_only, f"Azure-only settings in a local example: {sorted(azure_only)}"
+    extra = set(values) - set(app_settings.setting_names()) - PLATFORM_LOCAL
+    assert not extra, f"local example sets settings nobody reads: {sorted(extra)}"
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["PYTHON_ENABLE_INIT_INDEXING"] == "1"
+
+
+def test_each_connection_string_setting_is_in_a_local_example() -> None:
+    present = set()
+    for example in LOCAL_EXAMPLES.values():
+        present |= set(json.loads(example.read_text())["Values"])
+    assert names("local") <= present
+
+
+@pytest.mark.parametrize("backend", sorted(LOCAL_EXAMPLES))
+def test_local_example_loads_with_its_backend(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_setting_env(monkeypatch)
+    values = json.loads(Path(LOCAL_EXAMPLES[backend]).read_text())["Values"]
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    loaded = app_settings.load_settings()
+    assert loaded.queue_backend.value == backend
+    assert loaded.auth_mode is app_settings.AuthMode.NONE
+    if backend == "servicebus":
+        assert "UseDevelopmentEmulator=true" in values["ServiceBusConnection"]
+    assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
