@@ -1,5 +1,26 @@
 /*
- * Public API Surface of job-events
+ * job-events: learn when background jobs finish, without a request storm.
+ * See the README of the client workspace for the adoption guide.
  */
-
-export * from './lib/job-events';
+export { backoffDelay, retryAfterMs } from './lib/backoff';
+export {
+  DEFAULT_JOB_EVENTS_CONFIG,
+  JOB_EVENTS_CONFIG,
+  provideJobEvents,
+  type EventSourceFactory,
+  type JobEventsConfig,
+  type JobEventsOptions,
+  type PollDefaults,
+} from './lib/config';
+export { JobPollTimeoutError, StreamUnavailableError } from './lib/errors';
+export { JobEventsService, newerVersionsOnly, type JobEventsStats, type WatchOptions } from './lib/job-events.service';
+export {
+  isTerminal,
+  type JobEvent,
+  type JobRef,
+  type JobStarted,
+  type JobState,
+  type JobTransport,
+  type WatchToken,
+} from './lib/models';
+export { isTransient, pollJobStatus, type PollOptions } from './lib/poll';

@@ -1,0 +1,89 @@
+import { EnvironmentProviders, InjectionToken, makeEnvironmentProviders } from '@angular/core';
+
+/** Makes the `EventSource` for a stream URL. Swap it for a polyfill or a test double. */
+export type EventSourceFactory = (url: string, init: EventSourceInit) => EventSource;
+
+export interface PollDefaults {
+  /** First wait between polls, and the wait after any change. Default 1000. */
+  readonly initialMs: number;
+  /** The longest wait between polls. Default 60000. */
+  readonly maxMs: number;
+  /** Give up (with `JobPollTimeoutError`) after this long. Default 30 minutes. */
+  readonly timeoutMs: number;
+  /** One request may take this long before it counts as failed and is retried. Default 30000. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface JobEventsConfig {
+  /** Where the API lives: `/api` on the same origin by default, or an absolute URL. */
+  readonly apiUrl: string;
+  /** `auto` (SSE, polling as the fallback) or `polling` (never open a stream). Default `auto`. */
+  readonly transport: 'auto' | 'polling';
+  /** Polling defaults, for `pollJobStatus` and for the fallback of `watchJob`. */
+  readonly poll: PollDefaults;
+  /**
+   * Waits before each reconnect after a stream fails. Its length is the number of
+   * attempts (each with a fresh token) before the jobs fall back to polling.
+   * Default `[1000, 3000]`: two attempts.
+   */
+  readonly reconnectDelaysMs: readonly number[];
+  /** Jobs per stream (the server's `SSE_MAX_JOBS_PER_STREAM`). Default 50. */
+  readonly maxJobsPerStream: number;
+  /**
+   * `watchJob` calls made within this window share the next stream, so a page
+   * that starts 50 jobs opens one stream rather than 50. Default 100 ms.
+   */
+  readonly batchMs: number;
+  /** A token that expires sooner than this is replaced before a planned reconnect. Default 30000. */
+  readonly tokenRefreshMarginMs: number;
+  /** Send cookies on cross-origin streams (`EventSource` `withCredentials`). Default false. */
+  readonly withCredentials: boolean;
+  /** Makes each `EventSource`; defaults to the browser's. */
+  readonly eventSource?: EventSourceFactory;
+}
+
+export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
+  apiUrl: '/api',
+  transport: 'auto',
+  poll: { initialMs: 1000, maxMs: 60_000, timeoutMs: 30 * 60_000, requestTimeoutMs: 30_000 },
+  reconnectDelaysMs: [1000, 3000],
+  maxJobsPerStream: 50,
+  batchMs: 100,
+  tokenRefreshMarginMs: 30_000,
+  withCredentials: false,
+};
+
+export type JobEventsOptions = Partial<Omit<JobEventsConfig, 'poll'>> & { readonly poll?: Partial<PollDefaults> };
+
+export const JOB_EVENTS_CONFIG = new InjectionToken<JobEventsConfig>('JOB_EVENTS_CONFIG', {
+  providedIn: 'root',
+  factory: () => DEFAULT_JOB_EVENTS_CONFIG,
+});
+
+export function resolveConfig(options: JobEventsOptions = {}): JobEventsConfig {
+  const config: JobEventsConfig = {
+    ...DEFAULT_JOB_EVENTS_CONFIG,
+    ...options,
+    poll: { ...DEFAULT_JOB_EVENTS_CONFIG.poll, ...options.poll },
+  };
+  if (!(config.poll.timeoutMs > 0 && Number.isFinite(config.poll.timeoutMs))) {
+    throw new TypeError('job-events: poll.timeoutMs must be a finite number of milliseconds above 0');
+  }
+  if (!(config.maxJobsPerStream >= 1)) {
+    throw new TypeError('job-events: maxJobsPerStream must be at least 1');
+  }
+  return { ...config, apiUrl: config.apiUrl.replace(/\/+$/, '') };
+}
+
+/**
+ * Configures job-events for an application (optional: everything has a default).
+ *
+ * ```ts
+ * bootstrapApplication(App, {
+ *   providers: [provideHttpClient(withFetch()), provideJobEvents({ apiUrl: '/api' })],
+ * });
+ * ```
+ */
+export function provideJobEvents(options: JobEventsOptions = {}): EnvironmentProviders {
+  return makeEnvironmentProviders([{ provide: JOB_EVENTS_CONFIG, useValue: resolveConfig(options) }]);
+}

@@ -1,0 +1,422 @@
+import { provideHttpClient } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting, TestRequest } from '@angular/common/http/testing';
+import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
+import { TestBed } from '@angular/core/testing';
+import { Subscription } from 'rxjs';
+
+import { JobEventsOptions, provideJobEvents } from './config';
+import { JobEventsService } from './job-events.service';
+import { JobEvent, WatchToken } from './models';
+import { FakeEventSource } from './testing/fake-event-source';
+import { JOB_A, JOB_B, JOB_C, jobEvent, jobId } from './testing/jobs';
+
+interface Watcher {
+  events: JobEvent[];
+  errors: unknown[];
+  completed: boolean;
+  subscription: Subscription;
+}
+
+describe('JobEventsService.watchJob', () => {
+  let http: HttpTestingController;
+  let service: JobEventsService;
+
+  function setup(options: JobEventsOptions = {}): void {
+    TestBed.configureTestingModule({
+      providers: [
+        provideHttpClient(),
+        provideHttpClientTesting(),
+        provideJobEvents({ eventSource: FakeEventSource.factory, ...options }),
+      ],
+    });
+    http = TestBed.inject(HttpTestingController);
+    service = TestBed.inject(JobEventsService);
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeEventSource.reset();
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  function watch(id: string, transport: 'auto' | 'polling' = 'auto'): Watcher {
+    const watcher: Watcher = { events: [], errors: [], completed: false, subscription: Subscription.EMPTY };
+    watcher.subscription = service.watchJob('Sleep', id, { transport }).subscribe({
+      next: (event) => watcher.events.push(event),
+      error: (error) => watcher.errors.push(error),
+      complete: () => (watcher.completed = true),
+    });
+    return watcher;
+  }
+
+  /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
+  function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
+    const request = http.expectOne({ method: 'POST', url: '/api/watch' });
+    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+    const answer: WatchToken = {
+      token,
+      tokenExpiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+      eventsUrl: '/api/watch/events',
+      jobIds,
+    };
+    request.flush(answer);
+    return request;
+  }
+
+  /** Answers every pending `POST /api/watch`; returns how many jobs each asked for. */
+  function grantAll(): number[] {
+    return http.match('/api/watch').map((request) => {
+      const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+      request.flush({
+        token: 'token-1',
+        tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
+        eventsUrl: '/api/watch/events',
+        jobIds,
+      });
+      return jobIds.length;
+    });
+  }
+
+  function versions(watcher: Watcher): number[] {
+    return watcher.events.map((event) => event.version);
+  }
+
+  it('carries all jobs watched together on one stream, and closes it after the last terminal event', () => {
+    setup();
+    const [a, b, c] = [watch(JOB_A), watch(JOB_B), watch(JOB_C)];
+    expect(FakeEventSource.all).toHaveLength(0); // batched: nothing until the window ends
+    vi.advanceTimersByTime(100);
+    const post = grant();
+    expect(post.request.body).toEqual({
+      jobs: [JOB_A, JOB_B, JOB_C].map((jobId) => ({ jobType: 'Sleep', jobId })),
+    });
+    const source = FakeEventSource.latest();
+    expect(source.url).toBe('/api/watch/events?access_token=token-1');
+    source.open();
+    source.send(jobEvent(JOB_A, 1, 'Queued'), '1.0.0');
+    source.send(jobEvent(JOB_B, 2, 'Running', 0.5), '1.2.0');
+    source.send(jobEvent(JOB_C, 4, 'Completed'), '1.2.4');
+    expect(c.completed).toBe(true);
+    expect(source.closed).toBe(false);
+    source.send(jobEvent(JOB_A, 3, 'Failed', 0.3, { message: 'failed', error: 'boom' }), '3.2.4');
+    source.send(jobEvent(JOB_B, 3, 'Completed'), '3.3.4');
+
+    expect(versions(a)).toEqual([1, 3]);
+    expect(versions(b)).toEqual([2, 3]);
+    expect(versions(c)).toEqual([4]);
+    expect([a, b, c].every((w) => w.completed && w.errors.length === 0)).toBe(true);
+    expect(source.closed).toBe(true); // closed by us, before the server's close could trigger a browser retry
+    expect(FakeEventSource.all).toHaveLength(1);
+    expect(service.stats()).toMatchObject({ tokens: 1, streamsOpened: 1, openStreams: 0, polls: 0, requests: 2 });
+    expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never emits the same version twice', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    source.send(jobEvent(JOB_A, 1, 'Queued'));
+    source.send(jobEvent(JOB_A, 3, 'Running', 0.4));
+    expect(versions(a)).toEqual([2, 3]);
+    a.subscription.unsubscribe();
+  });
+
+  it('shares one watch between subscribers; a late one gets the latest state first', () => {
+    setup();
+    const first = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    const second = watch(JOB_A);
+    source.send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(first)).toEqual([2, 3]);
+    expect(versions(second)).toEqual([2, 3]);
+    expect(FakeEventSource.all).toHaveLength(1);
+    http.expectNone('/api/watch');
+  });
+
+  it('treats the planned close as routine: reopens at once from the last id, same token, no polling', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant('token-1', 300_000);
+    let source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2), '2.0');
+    source.send(jobEvent(JOB_B, 5, 'Running', 0.5), '2.5');
+
+    for (let lap = 0; lap < 3; lap++) {
+      source.planned('lifetime', '2.5');
+      expect(source.closed).toBe(true);
+      vi.advanceTimersByTime(0);
+      const next = FakeEventSource.latest();
+      expect(next).not.toBe(source);
+      expect(next.params.get('access_token')).toBe('token-1');
+      expect(next.params.get('lastEventId')).toBe('2.5');
+      source = next.open();
+    }
+    http.expectNone('/api/watch');
+    source.send(jobEvent(JOB_A, 3, 'Completed'), '3.5');
+    source.send(jobEvent(JOB_B, 6, 'Completed'), '3.6');
+    expect(versions(a)).toEqual([2, 3]);
+    expect(versions(b)).toEqual([5, 6]);
+    expect(service.stats()).toMatchObject({ polls: 0, tokens: 1, streamsOpened: 4, openStreams: 0 });
+  });
+
+  it('mints a fresh token for a planned reconnect when the old one is about to expire', () => {
+    setup();
+    watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1', 20_000);
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    source.planned('lifetime', '2');
+    vi.advanceTimersByTime(0);
+    grant('token-2');
+    const next = FakeEventSource.latest();
+    expect(next.params.get('access_token')).toBe('token-2');
+    expect(next.params.get('lastEventId')).toBe('2');
+    next.open().send(jobEvent(JOB_A, 3, 'Completed'));
+  });
+
+  it('reconnects with a fresh token and the last id, twice, then falls back to polling', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Running', 0.2)).fail(false);
+    expect(FakeEventSource.latest().closed).toBe(true); // the browser must not retry on its own
+
+    vi.advanceTimersByTime(999);
+    http.expectNone('/api/watch');
+    vi.advanceTimersByTime(1);
+    grant('token-2');
+    let source = FakeEventSource.latest();
+    expect(source.params.get('access_token')).toBe('token-2');
+    expect(source.params.get('lastEventId')).toBe('2');
+    source.fail(); // refused, e.g. 503
+
+    vi.advanceTimersByTime(3000);
+    grant('token-3');
+    source = FakeEventSource.latest();
+    expect(source.params.get('lastEventId')).toBe('2');
+    expect(service.transportOf(JOB_A)).toBe('sse');
+    source.fail();
+
+    // Out of attempts: poll.
+    expect(service.transportOf(JOB_A)).toBe('fallback');
+    const poll = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+    poll.flush(jobEvent(JOB_A, 2, 'Running', 0.2)); // already seen: not emitted again
+    vi.advanceTimersByTime(1000);
+    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 4, 'Completed'));
+    expect(versions(a)).toEqual([2, 4]);
+    expect(a.completed).toBe(true);
+    expect(FakeEventSource.live()).toHaveLength(0);
+    expect(service.stats()).toMatchObject({ tokens: 3, streamsOpened: 3, polls: 2, openStreams: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('resets the reconnect attempts after a stream opens again', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    for (let drop = 0; drop < 5; drop++) {
+      FakeEventSource.latest().open().fail(false);
+      vi.advanceTimersByTime(1000);
+      grant();
+    }
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    expect(a.completed).toBe(true);
+    expect(service.stats().polls).toBe(0);
+  });
+
+  it('falls back to polling when no stream token can be had', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    const problem = { status: 503, statusText: 'Service Unavailable' };
+    http.expectOne('/api/watch').flush({ title: 'busy' }, problem);
+    vi.advanceTimersByTime(1000);
+    http.expectOne('/api/watch').flush({ title: 'busy' }, problem);
+    vi.advanceTimersByTime(3000);
+    http.expectOne('/api/watch').flush({ title: 'busy' }, problem);
+    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(a)).toEqual([3]);
+    expect(FakeEventSource.all).toHaveLength(0);
+  });
+
+  it('polls only, and opens no stream, when polling is asked for', () => {
+    setup();
+    const a = watch(JOB_A, 'polling');
+    expect(service.transportOf(JOB_A)).toBe('polling');
+    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 1, 'Running'));
+    vi.advanceTimersByTime(1000);
+    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 2, 'Completed'));
+    vi.advanceTimersByTime(1000);
+    expect(versions(a)).toEqual([1, 2]);
+    expect(FakeEventSource.all).toHaveLength(0);
+    http.expectNone('/api/watch');
+  });
+
+  it('adds jobs by opening a combined stream that resumes, closing the old one only once it is open', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest().open();
+    first.send(jobEvent(JOB_A, 3, 'Running', 0.3));
+
+    const b = watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    const post = grant('token-2');
+    expect((post.request.body as { jobs: unknown[] }).jobs).toHaveLength(2);
+    const second = FakeEventSource.latest();
+    expect(second.params.get('lastEventId')).toBe('3.0');
+    expect(first.closed).toBe(false); // still the one delivering
+    first.send(jobEvent(JOB_A, 4, 'Running', 0.4));
+    second.open();
+    expect(first.closed).toBe(true);
+    second.send(jobEvent(JOB_A, 4, 'Running', 0.4), '4.0'); // overlap: already seen
+    second.send(jobEvent(JOB_B, 1, 'Queued'), '4.1');
+    expect(versions(a)).toEqual([3, 4]);
+    expect(versions(b)).toEqual([1]);
+    expect(FakeEventSource.maxOpen).toBe(2);
+    a.subscription.unsubscribe();
+    b.subscription.unsubscribe();
+    expect(second.closed).toBe(true);
+  });
+
+  it('holds at most 2 connections for 50 jobs, however they arrive, and all 50 finish', () => {
+    setup();
+    const ids = Array.from({ length: 50 }, (_, i) => jobId(i + 1));
+    const watchers = ids.slice(0, 5).map((id) => watch(id));
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().open();
+    // The rest arrive in small bursts while the first jobs run.
+    for (let start = 5; start < 50; start += 9) {
+      watchers.push(...ids.slice(start, start + 9).map((id) => watch(id)));
+      vi.advanceTimersByTime(100);
+      grant();
+      FakeEventSource.latest().open();
+      expect(FakeEventSource.live()).toHaveLength(1);
+    }
+    const source = FakeEventSource.latest();
+    ids.forEach((id, i) => source.send(jobEvent(id, 2, i % 10 === 0 ? 'Failed' : 'Completed')));
+    expect(watchers.every((w) => w.completed && w.events.at(-1)!.version === 2)).toBe(true);
+    expect(FakeEventSource.maxOpen).toBeLessThanOrEqual(2);
+    expect(FakeEventSource.live()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never holds more than two streams while the set changes faster than streams open', () => {
+    setup();
+    const watchers: Watcher[] = [];
+    for (let i = 1; i <= 40; i++) {
+      watchers.push(watch(jobId(i)));
+      vi.advanceTimersByTime(30);
+      grantAll();
+      if (i % 7 === 0) FakeEventSource.latest().open(); // some open, most are superseded first
+    }
+    vi.advanceTimersByTime(100);
+    grantAll();
+    const newest = FakeEventSource.latest();
+    expect(newest.params.get('access_token')).toBe('token-1');
+    newest.open();
+    expect(FakeEventSource.maxOpen).toBeLessThanOrEqual(2);
+    expect(FakeEventSource.live()).toEqual([newest]);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
+  it('splits more jobs than one stream may carry over several streams', () => {
+    setup({ maxJobsPerStream: 50 });
+    const watchers = Array.from({ length: 120 }, (_, i) => watch(jobId(i + 1)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([50, 50, 20]);
+    expect(FakeEventSource.live()).toHaveLength(3);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
+  it('closes the stream and leaves no timer when the last subscriber unsubscribes', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    a.subscription.unsubscribe();
+    expect(source.closed).toBe(false); // B still rides it
+    b.subscription.unsubscribe();
+    expect(source.closed).toBe(true);
+    expect(service.stats().openStreams).toBe(0);
+    expect(service.watching().sse).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('leaves nothing behind when unsubscribed before the stream is even planned', () => {
+    setup();
+    const a = watch(JOB_A);
+    a.subscription.unsubscribe();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
+    http.expectNone('/api/watch');
+  });
+
+  it('cancels the fallback poll and its timers when unsubscribed', () => {
+    setup({ reconnectDelaysMs: [] });
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().fail();
+    const poll = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+    a.subscription.unsubscribe();
+    expect(poll.cancelled).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('stops watching when the component that watches is destroyed (takeUntilDestroyed)', () => {
+    setup();
+
+    @Component({ selector: 'test-job', template: '{{ state()?.status }}' })
+    class JobComponent implements OnInit {
+      readonly jobId = input.required<string>();
+      readonly state = signal<JobEvent | null>(null);
+      private readonly jobs = inject(JobEventsService);
+      private readonly destroyRef = inject(DestroyRef);
+
+      ngOnInit(): void {
+        this.jobs
+          .watchJob('Sleep', this.jobId())
+          .pipe(takeUntilDestroyed(this.destroyRef))
+          .subscribe((event) => this.state.set(event));
+      }
+    }
+
+    const fixture = TestBed.createComponent(JobComponent);
+    fixture.componentRef.setInput('jobId', JOB_A);
+    fixture.detectChanges();
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.5));
+    fixture.detectChanges();
+    expect(fixture.nativeElement.textContent).toContain('Running');
+
+    fixture.destroy();
+    expect(source.closed).toBe(true);
+    expect(service.stats().openStreams).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

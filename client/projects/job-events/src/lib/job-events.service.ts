@@ -1,0 +1,180 @@
+import { HttpClient } from '@angular/common/http';
+import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core';
+import {
+  catchError,
+  defer,
+  filter,
+  finalize,
+  MonoTypeOperatorFunction,
+  Observable,
+  ReplaySubject,
+  share,
+  takeWhile,
+  tap,
+  throwError,
+} from 'rxjs';
+
+import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
+import { StreamUnavailableError } from './errors';
+import { isTerminal, JobEvent, JobRef, JobStarted, JobTransport } from './models';
+import { PollOptions, pollSettings, pollStatus } from './poll';
+import { StreamPool } from './stream-pool';
+
+export interface WatchOptions {
+  /**
+   * `auto` (default from the config): server-sent events, polling as the fallback.
+   * `polling`: poll only. The first `watchJob` call for a job decides; later calls share it.
+   */
+  readonly transport?: 'auto' | 'polling';
+  /** Overrides of the configured polling defaults, for polling and for the fallback. */
+  readonly poll?: Partial<Omit<PollOptions, 'injector'>>;
+}
+
+/** What the service has done so far: the request storm, or its absence, in numbers. */
+export interface JobEventsStats {
+  /** Status requests (`GET /jobs/{type}/{id}`), including fallback polling. */
+  readonly polls: number;
+  /** Stream tokens (`POST /watch`). */
+  readonly tokens: number;
+  /** Streams opened (`GET /watch/events`), reconnects included. */
+  readonly streamsOpened: number;
+  /** `EventSource`s open (or connecting) right now. */
+  readonly openStreams: number;
+  /** Every request made for watching: polls + tokens + streams opened. */
+  readonly requests: number;
+  /** Jobs started through `startJob`. */
+  readonly starts: number;
+}
+
+/**
+ * Start jobs and watch them finish.
+ *
+ * ```ts
+ * private readonly jobs = inject(JobEventsService);
+ * this.jobs.watchJob('StoryPublish', id).pipe(takeUntilDestroyed(this.destroyRef)).subscribe(...)
+ * ```
+ */
+@Injectable({ providedIn: 'root' })
+export class JobEventsService {
+  private readonly http = inject(HttpClient);
+  private readonly config = inject(JOB_EVENTS_CONFIG);
+  private readonly counters = signal({ polls: 0, tokens: 0, streamsOpened: 0, openStreams: 0, starts: 0 });
+  private readonly transports = signal<ReadonlyMap<string, JobTransport>>(new Map());
+  private readonly watches = new Map<string, Observable<JobEvent>>();
+  private readonly pool = new StreamPool(this.http, this.config, {
+    request: (kind) => this.count(kind === 'token' ? 'tokens' : 'streamsOpened'),
+    streams: (delta) => this.counters.update((c) => ({ ...c, openStreams: c.openStreams + delta })),
+  });
+
+  /** Request and connection counters (a signal: read it in a template or a `computed`). */
+  readonly stats = computed<JobEventsStats>(() => {
+    const c = this.counters();
+    return { ...c, requests: c.polls + c.tokens + c.streamsOpened };
+  });
+
+  /** How many jobs are watched right now, by transport. */
+  readonly watching = computed(() => {
+    const counts: Record<JobTransport, number> = { sse: 0, polling: 0, fallback: 0 };
+    for (const transport of this.transports().values()) counts[transport]++;
+    return counts;
+  });
+
+  constructor() {
+    inject(DestroyRef).onDestroy(() => this.pool.close());
+  }
+
+  /** `POST {apiUrl}/jobs/{jobType}/start` with `input` as the JSON body. */
+  startJob(jobType: string, input: object = {}): Observable<JobStarted> {
+    return defer(() => {
+      this.count('starts');
+      return this.http.post<JobStarted>(`${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`, input);
+    });
+  }
+
+  /**
+   * Every new state of a job, once per version, completing after `Completed` or
+   * `Failed`. Unsubscribe (for example with `takeUntilDestroyed()`) to stop.
+   *
+   * The job rides a shared server-sent-events stream with the other watched jobs
+   * (one connection for up to 50 jobs). Planned stream ends are reconnected at
+   * once; a failed stream is retried with a fresh token, and then the job is
+   * polled with backoff (see `pollJobStatus`). Several subscribers of one job
+   * share one watch; a late subscriber gets the latest state first.
+   *
+   * Errors: an `HttpErrorResponse` the poll cannot recover from (such as 404), or
+   * `JobPollTimeoutError` when a fallback poll outlives `poll.timeoutMs`.
+   */
+  watchJob(jobType: string, jobId: string, options: WatchOptions = {}): Observable<JobEvent> {
+    const existing = this.watches.get(jobId);
+    if (existing) return existing;
+    const ref: JobRef = { jobType, jobId };
+    const watch: Observable<JobEvent> = defer(() => this.transportFor(ref, options)).pipe(
+      newerVersionsOnly(),
+      takeWhile((event) => !isTerminal(event), true),
+      finalize(() => {
+        if (this.watches.get(jobId) === watch) this.watches.delete(jobId);
+        this.setTransport(jobId, null);
+      }),
+      share({ connector: () => new ReplaySubject<JobEvent>(1) }),
+    );
+    this.watches.set(jobId, watch);
+    return watch;
+  }
+
+  /** `pollJobStatus` with this service's `HttpClient` and config; usable anywhere. */
+  pollJobStatus(jobType: string, jobId: string, options: Omit<PollOptions, 'injector'>): Observable<JobEvent> {
+    return this.poll({ jobType, jobId }, pollSettings(this.config.poll, options));
+  }
+
+  /** How a job is watched right now (undefined when it is not watched). Reactive. */
+  transportOf(jobId: string): JobTransport | undefined {
+    return this.transports().get(jobId);
+  }
+
+  private transportFor(ref: JobRef, options: WatchOptions): Observable<JobEvent> {
+    const settings = pollSettings(this.config.poll, { timeoutMs: this.config.poll.timeoutMs, ...options.poll });
+    const canStream = !!this.config.eventSource || typeof EventSource !== 'undefined';
+    if ((options.transport ?? this.config.transport) === 'polling' || !canStream) {
+      this.setTransport(ref.jobId, canStream ? 'polling' : 'fallback');
+      return this.poll(ref, settings);
+    }
+    this.setTransport(ref.jobId, 'sse');
+    return this.pool.watch(ref).pipe(
+      catchError((error: unknown) => {
+        if (!(error instanceof StreamUnavailableError)) return throwError(() => error);
+        this.setTransport(ref.jobId, 'fallback');
+        return this.poll(ref, settings);
+      }),
+    );
+  }
+
+  private poll(ref: JobRef, settings: PollDefaults): Observable<JobEvent> {
+    return pollStatus(this.http, this.config.apiUrl, ref, settings, () => this.count('polls'));
+  }
+
+  private count(counter: 'polls' | 'tokens' | 'streamsOpened' | 'starts'): void {
+    this.counters.update((c) => ({ ...c, [counter]: c[counter] + 1 }));
+  }
+
+  private setTransport(jobId: string, transport: JobTransport | null): void {
+    this.transports.update((current) => {
+      if ((current.get(jobId) ?? null) === transport) return current;
+      const next = new Map(current);
+      if (transport) next.set(jobId, transport);
+      else next.delete(jobId);
+      return next;
+    });
+  }
+}
+
+/** Lets each version through once, in rising order. */
+export function newerVersionsOnly(): MonoTypeOperatorFunction<JobEvent> {
+  return (source) =>
+    defer(() => {
+      let last = 0;
+      return source.pipe(
+        filter((event) => event.version > last),
+        tap((event) => (last = event.version)),
+      );
+    });
+}

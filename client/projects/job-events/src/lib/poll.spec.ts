@@ -1,0 +1,231 @@
+import { HttpErrorResponse, provideHttpClient } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting, TestRequest } from '@angular/common/http/testing';
+import { Injector } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { Subscription } from 'rxjs';
+
+import { backoffDelay, retryAfterMs } from './backoff';
+import { provideJobEvents } from './config';
+import { JobPollTimeoutError } from './errors';
+import { JobEventsService } from './job-events.service';
+import { JobEvent } from './models';
+import { pollJobStatus } from './poll';
+import { JOB_A, jobEvent } from './testing/jobs';
+
+const URL = `/api/jobs/Sleep/${JOB_A}`;
+
+describe('backoffDelay', () => {
+  it('starts at initialMs, then 5, 10, 20, 40 s and caps at maxMs', () => {
+    const steps = [0, 1, 2, 3, 4, 5, 6, 20].map((step) => backoffDelay(step, 1000, 60_000));
+    expect(steps).toEqual([1000, 5000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000]);
+  });
+
+  it('never drops below twice a large initialMs', () => {
+    expect([0, 1, 2].map((step) => backoffDelay(step, 4000, 30_000))).toEqual([4000, 8000, 16_000]);
+  });
+});
+
+describe('retryAfterMs', () => {
+  it('reads seconds and HTTP dates, and ignores junk', () => {
+    expect(retryAfterMs('7')).toBe(7000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(retryAfterMs('soon')).toBe(0);
+    expect(retryAfterMs(null)).toBe(0);
+  });
+});
+
+describe('pollJobStatus', () => {
+  let http: HttpTestingController;
+  let service: JobEventsService;
+  let seen: JobEvent[];
+  let errors: unknown[];
+  let completed: boolean;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    TestBed.configureTestingModule({
+      providers: [provideHttpClient(), provideHttpClientTesting(), provideJobEvents()],
+    });
+    http = TestBed.inject(HttpTestingController);
+    service = TestBed.inject(JobEventsService);
+    seen = [];
+    errors = [];
+    completed = false;
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  function poll(options: { timeoutMs: number; initialMs?: number; maxMs?: number }): Subscription {
+    return service.pollJobStatus('Sleep', JOB_A, options).subscribe({
+      next: (event) => seen.push(event),
+      error: (error) => errors.push(error),
+      complete: () => (completed = true),
+    });
+  }
+
+  function respond(event: JobEvent, headers: Record<string, string> = {}): TestRequest {
+    const request = http.expectOne(URL);
+    request.flush(event, { headers: { ETag: `"${event.version}"`, ...headers } });
+    return request;
+  }
+
+  function notModified(version: number): TestRequest {
+    const request = http.expectOne(URL);
+    expect(request.request.headers.get('If-None-Match')).toBe(`"${version}"`);
+    request.flush(null, { status: 304, statusText: 'Not Modified', headers: { ETag: `"${version}"` } });
+    return request;
+  }
+
+  /** The wait before the next request is exactly `ms`. */
+  function expectWait(ms: number): void {
+    vi.advanceTimersByTime(ms - 1);
+    http.expectNone(URL);
+    vi.advanceTimersByTime(1);
+  }
+
+  it('sends the first request at once, then backs off while nothing changes, up to the cap', () => {
+    poll({ timeoutMs: 3_600_000 });
+    respond(jobEvent(JOB_A, 1, 'Running', 0.2));
+    for (const wait of [1000, 5000, 10_000, 20_000, 40_000, 60_000, 60_000]) {
+      expectWait(wait);
+      notModified(1);
+    }
+    expect(seen.map((e) => e.version)).toEqual([1]);
+  });
+
+  it('goes back to initialMs when the status or progress changes', () => {
+    poll({ timeoutMs: 600_000, initialMs: 2000 });
+    respond(jobEvent(JOB_A, 1, 'Queued'));
+    expectWait(2000);
+    notModified(1);
+    expectWait(5000);
+    notModified(1);
+    expectWait(10_000);
+    respond(jobEvent(JOB_A, 2, 'Running', 0.4)); // changed
+    expectWait(2000);
+    respond(jobEvent(JOB_A, 3, 'Running', 0.4, { message: 'same progress' })); // not a status/progress change
+    expectWait(5000);
+    respond(jobEvent(JOB_A, 4, 'Running', 0.6)); // changed
+    expectWait(2000);
+    respond(jobEvent(JOB_A, 5, 'Completed'));
+    expect(seen.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(completed).toBe(true);
+  });
+
+  it("waits at least the server's Retry-After", () => {
+    poll({ timeoutMs: 600_000 });
+    respond(jobEvent(JOB_A, 1), { 'Retry-After': '7' });
+    expectWait(7000);
+    notModified(1);
+    expectWait(5000); // back to the backoff once the server stops asking
+    respond(jobEvent(JOB_A, 2, 'Completed'));
+    expect(completed).toBe(true);
+  });
+
+  it('retries a 503 after its Retry-After and a network error on the backoff', () => {
+    poll({ timeoutMs: 600_000 });
+    http.expectOne(URL).flush({ title: 'busy' }, { status: 503, statusText: 'Unavailable', headers: { 'Retry-After': '10' } });
+    expectWait(10_000);
+    http.expectOne(URL).error(new ProgressEvent('error')); // status 0: the network
+    expectWait(10_000); // third step of the backoff: 1 s, 5 s, 10 s
+    respond(jobEvent(JOB_A, 3, 'Completed'));
+    expect(errors).toEqual([]);
+    expect(seen.map((e) => e.status)).toEqual(['Completed']);
+  });
+
+  it('fails at once on an error that retrying cannot fix', () => {
+    poll({ timeoutMs: 600_000 });
+    http.expectOne(URL).flush({ title: 'not found' }, { status: 404, statusText: 'Not Found' });
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as HttpErrorResponse).status).toBe(404);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('emits each version once and completes after the terminal state, leaving no timer', () => {
+    poll({ timeoutMs: 600_000 });
+    respond(jobEvent(JOB_A, 2, 'Running', 0.5));
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 2, 'Running', 0.5)); // the same version again (no ETag match)
+    expectWait(5000);
+    respond(jobEvent(JOB_A, 3, 'Failed', 0.5, { message: 'failed', error: 'boom' }));
+    expect(seen.map((e) => e.version)).toEqual([2, 3]);
+    expect(completed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('errors with a typed timeout, cancelling the request in flight', () => {
+    poll({ timeoutMs: 8000 });
+    respond(jobEvent(JOB_A, 1));
+    expectWait(1000);
+    notModified(1);
+    vi.advanceTimersByTime(5000);
+    const inFlight = http.expectOne(URL); // the request at t=6 s, not answered
+    vi.advanceTimersByTime(2000);
+    expect(errors).toHaveLength(1);
+    const error = errors[0] as JobPollTimeoutError;
+    expect(error).toBeInstanceOf(JobPollTimeoutError);
+    expect(error.name).toBe('JobPollTimeoutError');
+    expect(error.timeoutMs).toBe(8000);
+    expect(error.jobId).toBe(JOB_A);
+    expect(error.lastEvent?.version).toBe(1);
+    expect(inFlight.cancelled).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('retries a request that hangs longer than requestTimeoutMs', () => {
+    service.pollJobStatus('Sleep', JOB_A, { timeoutMs: 600_000, requestTimeoutMs: 3000 }).subscribe((e) => seen.push(e));
+    const hung = http.expectOne(URL);
+    vi.advanceTimersByTime(3000);
+    expect(hung.cancelled).toBe(true);
+    expectWait(5000); // a failed request counts as "unchanged": next step of the backoff
+    respond(jobEvent(JOB_A, 1, 'Completed'));
+    expect(seen).toHaveLength(1);
+  });
+
+  it('leaves no timer and no request behind when unsubscribed while waiting', () => {
+    const subscription = poll({ timeoutMs: 600_000 });
+    respond(jobEvent(JOB_A, 1));
+    expect(vi.getTimerCount()).toBeGreaterThan(0);
+    subscription.unsubscribe();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(600_000);
+    http.expectNone(URL);
+  });
+
+  it('cancels the request in flight when unsubscribed', () => {
+    const subscription = poll({ timeoutMs: 600_000 });
+    const request = http.expectOne(URL);
+    subscription.unsubscribe();
+    expect(request.cancelled).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('refuses to start without a timeout', () => {
+    expect(() => service.pollJobStatus('Sleep', JOB_A, {} as { timeoutMs: number })).toThrowError(/timeoutMs is mandatory/);
+    expect(() => service.pollJobStatus('Sleep', JOB_A, { timeoutMs: Infinity })).toThrowError(/timeoutMs/);
+  });
+
+  it('works as a plain function in an injection context or with an injector', () => {
+    const injector = TestBed.inject(Injector);
+    pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000, injector }).subscribe((e) => seen.push(e));
+    respond(jobEvent(JOB_A, 1, 'Completed'));
+    TestBed.runInInjectionContext(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).subscribe((e) =>
+      seen.push(e),
+    );
+    respond(jobEvent(JOB_A, 1, 'Completed'));
+    expect(seen).toHaveLength(2);
+    expect(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).toThrowError(/injection context/);
+  });
+
+  it('counts its requests in the service stats', () => {
+    poll({ timeoutMs: 600_000 });
+    respond(jobEvent(JOB_A, 1));
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 2, 'Completed'));
+    expect(service.stats().polls).toBe(2);
+    expect(service.stats().requests).toBe(2);
+  });
+});

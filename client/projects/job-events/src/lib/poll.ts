@@ -1,0 +1,154 @@
+import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
+import { assertInInjectionContext, inject, Injector } from '@angular/core';
+import {
+  catchError,
+  defer,
+  filter,
+  map,
+  merge,
+  mergeMap,
+  Observable,
+  of,
+  repeat,
+  retry,
+  takeWhile,
+  throwError,
+  timeout,
+  TimeoutError,
+  timer,
+} from 'rxjs';
+
+import { backoffDelay, retryAfterMs } from './backoff';
+import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
+import { JobPollTimeoutError } from './errors';
+import { isTerminal, JobEvent, JobRef } from './models';
+
+export interface PollOptions {
+  /** Mandatory: give up with `JobPollTimeoutError` after this many milliseconds. */
+  readonly timeoutMs: number;
+  /** First wait, and the wait after any change of status or progress. Default from the config (1000). */
+  readonly initialMs?: number;
+  /** Longest wait while nothing changes. Default from the config (60000). */
+  readonly maxMs?: number;
+  /** One request may take this long before it is retried. Default from the config (30000). */
+  readonly requestTimeoutMs?: number;
+  /** Where to find `HttpClient` and the config when called outside an injection context. */
+  readonly injector?: Injector;
+}
+
+/**
+ * Polls one job until it is `Completed` or `Failed`, politely:
+ * - the first request goes out at once; then it waits `initialMs`, and while
+ *   nothing changes 5 s, 10 s, 20 s … up to `maxMs` (see `backoffDelay`);
+ *   any change of status or progress brings the wait back to `initialMs`;
+ * - a `Retry-After` from the server is a floor for the next wait;
+ * - it sends `If-None-Match` with the last `ETag`; a `304` counts as unchanged;
+ * - network errors, 408/429/5xx and hung requests are retried on the same backoff;
+ *   any other error (404, 401 …) ends the poll with that `HttpErrorResponse`;
+ * - after `timeoutMs` it errors with `JobPollTimeoutError`;
+ * - it emits each new version once, and completes after the terminal one;
+ * - unsubscribing cancels the request in flight and leaves no timer behind.
+ *
+ * Call it in an injection context (a constructor or field initializer), or pass
+ * `injector`. `JobEventsService.pollJobStatus` works anywhere.
+ */
+export function pollJobStatus(jobType: string, jobId: string, options: PollOptions): Observable<JobEvent> {
+  if (!options.injector) assertInInjectionContext(pollJobStatus);
+  const injector = options.injector ?? inject(Injector);
+  const config = injector.get(JOB_EVENTS_CONFIG);
+  return pollStatus(injector.get(HttpClient), config.apiUrl, { jobType, jobId }, pollSettings(config.poll, options));
+}
+
+/** Options merged over the configured defaults, with the mandatory timeout checked. */
+export function pollSettings(defaults: PollDefaults, options: Partial<PollOptions>): PollDefaults {
+  const settings: PollDefaults = {
+    initialMs: options.initialMs ?? defaults.initialMs,
+    maxMs: options.maxMs ?? defaults.maxMs,
+    timeoutMs: options.timeoutMs as number,
+    requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
+  };
+  if (!(typeof settings.timeoutMs === 'number' && settings.timeoutMs > 0 && Number.isFinite(settings.timeoutMs))) {
+    throw new TypeError('pollJobStatus: timeoutMs is mandatory (a finite number of milliseconds above 0)');
+  }
+  if (!(settings.initialMs > 0 && settings.maxMs >= settings.initialMs)) {
+    throw new TypeError('pollJobStatus: need 0 < initialMs <= maxMs');
+  }
+  return settings;
+}
+
+export function statusUrl(apiUrl: string, ref: JobRef): string {
+  return `${apiUrl}/jobs/${encodeURIComponent(ref.jobType)}/${encodeURIComponent(ref.jobId)}`;
+}
+
+/** The polling loop itself; `onRequest` is called once per HTTP request (for counters). */
+export function pollStatus(
+  http: HttpClient,
+  apiUrl: string,
+  ref: JobRef,
+  settings: PollDefaults,
+  onRequest: () => void = () => {},
+): Observable<JobEvent> {
+  const url = statusUrl(apiUrl, ref);
+  return defer(() => {
+    // State of this one subscription.
+    let step = 0; // backoff steps since the last change
+    let waitMs = settings.initialMs; // the wait before the next request
+    let etag: string | null = null;
+    let last: JobEvent | undefined;
+
+    const plan = (changed: boolean, retryAfter: number): void => {
+      step = changed ? 0 : step + 1;
+      waitMs = Math.max(backoffDelay(step, settings.initialMs, settings.maxMs), retryAfter);
+    };
+
+    const request$ = defer(() => {
+      onRequest();
+      const headers = etag ? new HttpHeaders({ 'If-None-Match': etag }) : undefined;
+      return http.get<JobEvent>(url, { observe: 'response', headers });
+    }).pipe(
+      timeout(settings.requestTimeoutMs),
+      // HttpClient reports 304 as an error; here it just means "unchanged".
+      catchError((error: unknown) =>
+        error instanceof HttpErrorResponse && error.status === 304 ? of(error) : throwError(() => error),
+      ),
+      retry({
+        delay: (error: unknown) => {
+          if (!isTransient(error)) return throwError(() => error);
+          plan(false, error instanceof HttpErrorResponse ? retryAfterMs(error.headers.get('Retry-After')) : 0);
+          return timer(waitMs);
+        },
+      }),
+    );
+
+    const polls$ = request$.pipe(
+      map((response): JobEvent | null => {
+        const retryAfter = retryAfterMs(response.headers.get('Retry-After'));
+        const event = response instanceof HttpResponse ? response.body : null;
+        if (!event) {
+          plan(false, retryAfter); // 304 Not Modified
+          return null;
+        }
+        etag = response.headers.get('ETag') ?? `"${event.version}"`;
+        plan(!last || last.status !== event.status || last.progress !== event.progress, retryAfter);
+        if (last && event.version <= last.version) return null;
+        last = event;
+        return event;
+      }),
+      repeat({ delay: () => timer(waitMs) }),
+      filter((event): event is JobEvent => event !== null),
+    );
+
+    const deadline$ = timer(settings.timeoutMs).pipe(
+      mergeMap(() => throwError(() => new JobPollTimeoutError(ref.jobType, ref.jobId, settings.timeoutMs, last))),
+    );
+
+    return merge(polls$, deadline$).pipe(takeWhile((event) => !isTerminal(event), true));
+  });
+}
+
+/** Worth retrying: the network, a hung request, or the server asking for patience. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TimeoutError) return true;
+  if (!(error instanceof HttpErrorResponse)) return false;
+  return error.status === 0 || error.status === 408 || error.status === 429 || error.status >= 500;
+}
