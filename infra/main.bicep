@@ -129,8 +129,8 @@ param jobsMaxDeliveryCount int = 5
 @description('Service Bus peek-lock duration (ISO 8601).')
 param jobsLockDuration string = 'PT1M'
 
-@description('Service Bus message time-to-live (ISO 8601). Expired start requests are dead-lettered.')
-param jobsMessageTimeToLive string = 'PT1H'
+@description('Service Bus message time-to-live (ISO 8601), longer than the longest job timeout (Sleep: 65 min). Expired start requests are dead-lettered; the sweeper fails their jobs at the deadline.')
+param jobsMessageTimeToLive string = 'PT2H'
 
 @description('Prefix of the status tables: <prefix>, <prefix>feed, <prefix>active.')
 param jobsTablePrefix string = 'jobs'

@@ -1,0 +1,205 @@
+"""azd (azure.yaml + parameters), the deployment package (.funcignore) and the emulator
+compose file."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import subprocess
+import sys
+
+from tests.infra import bicep
+
+ROOT = bicep.ROOT
+
+
+def mini_yaml(text: str) -> dict:
+    """Enough YAML for these files: nested mappings, `- item` lists, `|` block scalars."""
+    root: dict = {}
+    stack: list[tuple[int, dict | list]] = [(-1, root)]
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        i += 1
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        line = raw.strip()
+        while stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1]
+        if line.startswith("- "):
+            assert isinstance(parent, list), raw
+            parent.append(line[2:].split(" #")[0].strip().strip('"'))
+            continue
+        key, _, value = line.partition(":")
+        key, value = key.strip().strip('"'), value.split(" #")[0].strip()
+        assert isinstance(parent, dict), raw
+        if value == "|":
+            block = []
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                block.append(lines[i].strip())
+                i += 1
+            parent[key] = "\n".join(block)
+        elif value:
+            parent[key] = value.strip('"')
+        else:
+            nxt = next((n for n in lines[i:] if n.strip() and not n.lstrip().startswith("#")), "")
+            child: dict | list = [] if nxt.strip().startswith("- ") else {}
+            parent[key] = child
+            stack.append((indent, child))
+    return root
+
+
+# --- azd --------------------------------------------------------------------------------
+
+
+def test_azure_yaml_deploys_one_python_function_app_from_the_root() -> None:
+    azure = mini_yaml((ROOT / "azure.yaml").read_text())
+    assert azure["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
+    assert azure["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
+    # Bicep tags the site with the service name azd deploys to
+    assert "'azd-service-name': 'api'" in (bicep.MODULES / "functionapp.bicep").read_text()
+
+
+def test_azd_generates_a_long_enough_signing_key_once() -> None:
+    hooks = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]
+    posix, windows = hooks["posix"]["run"], hooks["windows"]["run"]
+    assert "azd env get-value STREAM_TOKEN_SIGNING_KEY" in posix and "token_urlsafe(48)" in posix
+    assert "azd env get-value STREAM_TOKEN_SIGNING_KEY" in windows and "GetBytes(48)" in windows
+    main = bicep.load(bicep.MAIN)
+    assert bicep.decorator_values(main.params["streamTokenSigningKey"], "minLength") == [32]
+
+
+def test_parameters_file_covers_main_bicep() -> None:
+    main = bicep.load(bicep.MAIN)
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert set(parameters) <= set(main.params), set(parameters) - set(main.params)
+    required = {name for name, d in main.params.items() if d.value is None}
+    assert required <= set(parameters), required - set(parameters)
+    for name in main.secure_params():
+        value = parameters[name]["value"]
+        assert re.fullmatch(r"\$\{[A-Z_]+\}", value), f"{name} must come from the azd environment, not the file"
+
+
+def test_api_base_url_is_an_output() -> None:
+    outputs = bicep.load(bicep.MAIN).outputs
+    assert bicep.text(outputs["API_BASE_URL"].value) == "'https://${functionApp.outputs.defaultHostName}/api'"
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["extensions"]["http"]["routePrefix"] == "api"
+
+
+# --- the deployment package --------------------------------------------------------------
+
+
+def funcignore_patterns() -> list[str]:
+    lines = (ROOT / ".funcignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    parts = path.split("/")
+    for pattern in patterns:
+        directory = pattern.endswith("/")
+        pat = pattern.rstrip("/")
+        candidates = parts[:-1] if directory else parts
+        if any(fnmatch.fnmatch(part, pat) for part in candidates):
+            return True
+        if "/" in pat and fnmatch.fnmatch(path, pat + ("/*" if directory else "")):
+            return True
+    return False
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line]
+
+
+def test_the_matcher_can_fail() -> None:
+    patterns = ["tests/", "*.pyc", "local.settings*.example"]
+    assert ignored("tests/infra/test_x.py", patterns)
+    assert ignored("jobs/__pycache__/x.pyc", patterns)
+    assert ignored("local.settings.servicebus.json.example", patterns)
+    assert not ignored("jobs/store.py", patterns)
+
+
+def test_package_excludes_everything_but_the_app() -> None:
+    patterns = funcignore_patterns()
+    shipped = [f for f in tracked_files() if not ignored(f, patterns)]
+    for prefix in (
+        "tests/",
+        "client/",
+        "bench/",
+        "node_modules/",
+        ".venv/",
+        ".local/",
+        "infra/",
+        "docs/",
+        "scripts/",
+        "emulation/",
+        "local_host/",
+        ".ci/",
+    ):
+        assert not [f for f in shipped if f.startswith(prefix)], prefix
+    for name in ("local.settings.json.example", "azure.yaml", "Makefile", "requirements-dev.txt", "package.json"):
+        assert name not in shipped, name
+    for pattern in ("node_modules/", ".venv/", ".local/", "local.settings.json"):
+        assert pattern in patterns, pattern
+
+
+def test_package_keeps_everything_the_app_imports() -> None:
+    probe = (
+        "import json, os, sys, function_app\n"
+        "root = os.getcwd()\n"
+        "files = sorted({os.path.relpath(m.__file__, root) for m in list(sys.modules.values())\n"
+        "    if getattr(m, '__file__', None) and os.path.abspath(m.__file__).startswith(root + os.sep)\n"
+        "    and '.venv' not in m.__file__})\n"
+        "print(json.dumps(files))\n"
+    )
+    env = {**os.environ, "AUTH_MODE": "none", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    env.pop("WEBSITE_INSTANCE_ID", None)
+    for backend in ("storage", "servicebus"):
+        env["JOBS_QUEUE_BACKEND"] = backend
+        env["ServiceBusConnection"] = "Endpoint=sb://localhost;SharedAccessKeyName=x;SharedAccessKey=SAS_KEY_VALUE;"
+        result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-1500:]
+        imported = json.loads(result.stdout.strip().splitlines()[-1])
+        assert "function_app.py" in imported and "settings.py" in imported
+        patterns = funcignore_patterns()
+        dropped = [f for f in imported if ignored(f, patterns)]
+        assert not dropped, f"the package would miss {dropped}"
+    for needed in ("host.json", "requirements.txt", "function_app.py"):
+        assert not ignored(needed, funcignore_patterns()), needed
+
+
+# --- local emulation -------------------------------------------------------------------
+
+
+def test_compose_runs_azurite_and_the_service_bus_emulator_with_its_config() -> None:
+    compose = mini_yaml((ROOT / "emulation" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"azurite", "servicebus", "sqledge"} <= set(services)
+    assert {"10000:10000", "10001:10001", "10002:10002"} <= set(services["azurite"]["ports"])
+    emulator = services["servicebus"]
+    assert "./Config.json:/ServiceBus_Emulator/ConfigFiles/Config.json:ro" in emulator["volumes"]
+    assert "5672:5672" in emulator["ports"]  # the sb://localhost of the local connection string
+    assert emulator["environment"]["SQL_SERVER"] == "sqledge"
+    assert emulator["depends_on"] == ["sqledge"]
+    for service in ("servicebus", "sqledge"):
+        password = services[service]["environment"]["MSSQL_SA_PASSWORD"]
+        assert password.startswith("${SQL_PASSWORD"), "no password is stored in the file"
+
+
+def test_init_storage_creates_what_the_app_expects() -> None:
+    sys.path.insert(0, str(ROOT / "emulation"))
+    try:
+        import init_storage
+    finally:
+        sys.path.pop(0)
+    tables, queues = init_storage.names({"JOBS_QUEUE_BACKEND": "storage", "JOBS_TABLE_PREFIX": "jobs"})
+    assert tables == ["jobs", "jobsfeed", "jobsactive"]
+    assert queues == ["jobs", "jobs-poison"]
+    assert init_storage.names({"JOBS_QUEUE_BACKEND": "servicebus"})[1] == []
