@@ -269,7 +269,7 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         f"Flex instance memory {dep.instance_memory_mb} MB, "
         f"HTTP per-instance concurrency {dep.http_per_instance_concurrency}.",
         "",
-        "| load | jobs/day | job s | viewers | active h/day |",
+        "| load | jobs/day | job length (s) | viewers (open streams, avg) | active h/day |",
         "|---|---:|---:|---:|---:|",
     ]
     for load in REFERENCE_LOADS:
@@ -277,11 +277,18 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
             f"| {load.name} | {load.jobs_per_day:,.0f} | {load.job_seconds:.0f} | {load.viewers:g} "
             f"| {load.active_hours_per_day:g} |"
         )
-    lines += ["", "| USD per month | " + " | ".join(c.load.name for c in costs) + " |"]
+    lines += ["", "| per month (USD unless stated) | " + " | ".join(c.load.name for c in costs) + " |"]
     lines.append("|---|" + "---:|" * len(costs))
     rows = [
-        ("Flex GB-s (before the free grant)", lambda c: f"{sum(c.gb_s.values()):,.0f}"),
-        ("Flex executions", lambda c: f"{c.executions:,.0f}"),
+        (
+            "GB-s: HTTP instances (streams, requests)",
+            lambda c: f"{c.gb_s['http streams'] + c.gb_s['http requests']:,.0f}",
+        ),
+        ("GB-s: worker instances (jobs)", lambda c: f"{c.gb_s['worker']:,.0f}"),
+        ("GB-s: sweeper (timer)", lambda c: f"{c.gb_s['timer']:,.0f}"),
+        ("GB-s in all (free grant: 100,000)", lambda c: f"{sum(c.gb_s.values()):,.0f}"),
+        ("executions (free grant: 250,000)", lambda c: f"{c.executions:,.0f}"),
+        ("telemetry GB (free grant: 5)", lambda c: f"{c.telemetry_gb:,.2f}"),
         ("Flex compute + executions", lambda c: _money(c.flex)),
         ("Service Bus Basic operations", lambda c: _money(c.servicebus)),
         ("Table/queue/blob transactions", lambda c: _money(c.storage_transactions)),

@@ -1,0 +1,134 @@
+"""The cost script's arithmetic, against a hand calculation, and its use in the docs."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.infra.bicep import ROOT
+
+_spec = importlib.util.spec_from_file_location("cost_model", ROOT / "infra" / "cost_model.py")
+assert _spec and _spec.loader
+cost_model = importlib.util.module_from_spec(_spec)
+sys.modules["cost_model"] = cost_model
+_spec.loader.exec_module(cost_model)
+
+MARK_BEGIN = "<!-- cost_model.py --markdown: begin -->"
+MARK_END = "<!-- cost_model.py --markdown: end -->"
+
+
+def typical() -> object:
+    return next(load for load in cost_model.REFERENCE_LOADS if load.name == "typical")
+
+
+def test_typical_load_against_a_hand_calculation() -> None:
+    """300 jobs/day of 45 s, 0.5 open streams on average over 10 h/day, 512 MB instances."""
+    cost = cost_model.monthly_cost(typical())
+
+    days = 730 / 24  # 30.4167
+    active_s = 10 * 3600 * days  # 1,095,000 s of active hours a month
+    jobs = 300 * days  # 9,125
+    p_stream = 1 - math.exp(-0.5)  # 0.3935: some stream is open (one instance holds 1000)
+    p_job = 1 - math.exp(-(300 / 36_000) * 45)  # 0.3127: some job is running (32 per instance)
+    gb_s = (
+        0.5 * active_s * p_stream  # HTTP instance kept busy by streams: 215,424
+        + 0.5 * jobs * 2 * 0.1 * math.exp(-0.5)  # start/watch requests when no stream is open: 553
+        + 0.5 * active_s * p_job  # worker instance: 171,209
+        + 0.5 * 730 * 60 * 0.5  # sweeper every minute, 0.5 s: 10,950
+    )
+    assert gb_s == pytest.approx(398_137, abs=1)
+    flex = (gb_s - 100_000) * 0.000026  # executions stay under the 250,000 free grant
+    assert cost.executions == pytest.approx(jobs + 0.5 * active_s / 180 + 2 * jobs + jobs + 43_800)
+    assert cost.executions < 250_000
+    assert cost.flex == pytest.approx(flex)
+    assert cost.flex == pytest.approx(7.75, abs=0.01)
+
+    servicebus = (3 * jobs + 120 * 730) / 1e6 * 0.05
+    assert cost.servicebus == pytest.approx(servicebus)
+
+    tables = 20 * jobs + (jobs + 0.5 * active_s / 180) + active_s * p_stream * (1 / 0.75 + 1 / 30) + 3 * 43_800
+    live_hours = 730 + active_s * (p_stream + p_job) / 3600
+    storage = tables / 1e4 * 0.00036 + (600 * live_hours + 43_800) / 1e4 * 0.0044 + 43_800 / 1e4 * 0.065
+    assert cost.storage_transactions == pytest.approx(storage)
+
+    capacity = jobs * 12 / 1e6 * 0.045 + 0.1 * 0.0208
+    telemetry_gb = (cost.executions * 1.5 + jobs * 2 + live_hours * 360) / 1e6
+    assert cost.telemetry_gb == pytest.approx(telemetry_gb)
+    assert cost.telemetry == 0  # under the 5 GB free grant
+    total = flex + servicebus + storage + capacity + 3_000 / 1e4 * 0.03
+    assert cost.total == pytest.approx(total)
+    assert cost.total == pytest.approx(8.36, abs=0.01)
+
+
+def test_busy_instances_model() -> None:
+    assert cost_model.busy_instances(0, 10) == 0
+    # one execution per instance: the expected number of executions
+    assert cost_model.busy_instances(3.0, 1) == pytest.approx(3.0, rel=1e-9)
+    # a huge per-instance limit: the probability that anything runs
+    assert cost_model.busy_instances(2.0, 1000) == pytest.approx(1 - math.exp(-2.0))
+    # 40 streams on average and 16 per instance need about 3 instances
+    assert 2.5 < cost_model.busy_instances(40, 16) < 3.5
+
+
+def test_low_per_instance_concurrency_multiplies_the_stream_cost() -> None:
+    """Why perInstanceConcurrency is set high: the platform default costs an instance per few streams."""
+    busy = next(load for load in cost_model.REFERENCE_LOADS if load.name == "busy")
+    crowd = cost_model.replace(busy, viewers=50)
+    high = cost_model.monthly_cost(crowd).gb_s["http streams"]
+    low = cost_model.monthly_cost(crowd, cost_model.Deployment(http_per_instance_concurrency=4)).gb_s["http streams"]
+    assert low > 10 * high
+
+
+def test_reference_loads_against_b1() -> None:
+    costs = {load.name: cost_model.monthly_cost(load).total for load in cost_model.REFERENCE_LOADS}
+    b1 = cost_model.b1_flat()
+    assert b1 == pytest.approx(13.14)
+    assert costs["small"] < costs["typical"] < b1 < costs["busy"]
+    assert cost_model.monthly_cost(cost_model.REFERENCE_LOADS[0]).flex == 0  # inside the free grant
+    for load in cost_model.REFERENCE_LOADS:
+        assert cost_model.b1_polling(load) >= b1
+
+
+def test_break_even_is_where_the_cost_meets_b1() -> None:
+    even = cost_model.break_even(typical())
+    assert cost_model.monthly_cost(even).total == pytest.approx(cost_model.b1_flat(), abs=0.01)
+    assert typical().jobs_per_day < even.jobs_per_day < 1000
+    assert even.viewers / even.jobs_per_day == pytest.approx(typical().viewers / typical().jobs_per_day)
+
+
+def test_prices_are_parameters_with_a_date() -> None:
+    prices = cost_model.Prices()
+    assert prices.taken
+    doubled = cost_model.replace(prices, flex_gb_s=prices.flex_gb_s * 2)
+    assert cost_model.monthly_cost(typical(), prices=doubled).flex == pytest.approx(
+        2 * cost_model.monthly_cost(typical()).flex
+    )
+
+
+def script_output(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "infra" / "cost_model.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_script_runs_and_prints_the_table() -> None:
+    out = script_output()
+    assert "| **this design** |" in out and "Break-even" in out
+
+
+def test_docs_show_the_script_output() -> None:
+    """docs/cost.md embeds the script's tables verbatim: edit prices, rerun, paste."""
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    assert MARK_BEGIN in doc and MARK_END in doc
+    embedded = doc.split(MARK_BEGIN, 1)[1].split(MARK_END, 1)[0].strip()
+    assert embedded == script_output("--markdown")
