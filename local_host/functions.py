@@ -126,4 +126,6 @@ def read_functions(app: func.FunctionApp) -> FunctionTable:
 
 
 def timer_request() -> func.TimerRequest:
-    return func.TimerRequest(past_due=False)
+    from azure.functions.timer import TimerRequest  # the concrete class the worker passes
+
+    return TimerRequest(past_due=False)

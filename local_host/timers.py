@@ -34,4 +34,4 @@ async def _fire(timer: TimerFunction) -> None:
     try:
         await timer.call(**{timer.arg_name: timer_request()})
     except Exception as exc:
-        log.warning("timer %s failed: %s", timer.name, type(exc).__name__)
+        log.warning("timer %s failed: %s", timer.name, type(exc).__name__, exc_info=True)

@@ -20,7 +20,9 @@ async def test_every_watcher_gets_each_terminal_event_exactly_once_with_rising_i
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
             jobs = []
             for i in range(WATCHERS):
-                job_type, body = ("Fail", {"afterSeconds": 6}) if i % 10 == 0 else ("Sleep", {"seconds": 6, "steps": 30})
+                job_type, body = (
+                    ("Fail", {"afterSeconds": 6}) if i % 10 == 0 else ("Sleep", {"seconds": 6, "steps": 30})
+                )
                 response = await client.post(f"{base}/api/jobs/{job_type}/start", json=body)
                 assert response.status_code == 202
                 jobs.append(response.json())
@@ -38,5 +40,7 @@ async def test_every_watcher_gets_each_terminal_event_exactly_once_with_rising_i
     cuts = [log.cuts for log in logs]
     assert min(cuts) >= 5, f"some streams were cut fewer than 5 times: {sorted(cuts)[:5]}"
     assert proxy.cuts >= 5 * WATCHERS
-    print(f"churn: {WATCHERS} watchers, {sum(cuts)} cuts (min {min(cuts)}), "
-          f"{sum(log.connections for log in logs)} connections, 0 lost")
+    print(
+        f"churn: {WATCHERS} watchers, {sum(cuts)} cuts (min {min(cuts)}), "
+        f"{sum(log.connections for log in logs)} connections, 0 lost"
+    )
