@@ -1,6 +1,7 @@
 """Worker crash, poison messages and stuck jobs: every job still reaches a terminal state."""
 
 import asyncio
+import base64
 import json
 import time
 
@@ -32,8 +33,8 @@ async def start(client: httpx.AsyncClient, base: str, job_type: str, body: dict)
     return response.json()
 
 
-async def wait_for(client: httpx.AsyncClient, base: str, job: dict, predicate, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
+async def wait_for(client: httpx.AsyncClient, base: str, job: dict, predicate, within: float = 30) -> dict:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         status = (await client.get(f"{base}{job['statusUrl']}")).json()
         if predicate(status):
@@ -78,10 +79,8 @@ async def test_poison_job_ends_failed_and_its_message_moves_to_the_poison_queue(
     messages = []
     while time.monotonic() < deadline and not messages:
         messages = poison.peek_messages(max_messages=5)
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     assert len(messages) == 1
-    import base64
-
     assert json.loads(base64.b64decode(messages[0].content))["jobId"] == job["jobId"]
     assert host.diagnostics()["queue"][0]["poisoned"] == 1
 
