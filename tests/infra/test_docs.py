@@ -1,0 +1,64 @@
+"""The infra README documents what the tests check: parameters, settings, costs, steps."""
+
+from __future__ import annotations
+
+import re
+
+import settings as app_settings
+from tests.infra import bicep
+from tests.infra.test_cost_model import cost_model
+
+README = bicep.INFRA / "README.md"
+
+
+def readme() -> str:
+    return README.read_text()
+
+
+def section(title: str) -> str:
+    body = readme()
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", body, re.MULTILINE | re.DOTALL)
+    assert match, f"no '## {title}' section"
+    return match.group(1)
+
+
+def test_deploy_section_has_the_required_parts() -> None:
+    deploy = section("Deploy")
+    for heading in ("Prerequisites", "`azd up`", "Parameters", "What gets created", "What it costs", "Tear-down"):
+        assert f"### {heading}" in deploy, heading
+    assert "azd up" in deploy and "azd down --purge" in deploy
+    assert "API_BASE_URL" in deploy
+
+
+def test_every_bicep_parameter_is_documented() -> None:
+    deploy = section("Deploy")
+    for name in bicep.load(bicep.MAIN).params:
+        assert f"`{name}`" in deploy, name
+
+
+def test_optional_settings_and_rotation_are_documented() -> None:
+    deploy = section("Deploy")
+    for name, where in app_settings.setting_names().items():
+        if where == "optional":
+            assert f"`{name}`" in deploy, name
+    assert "### Rotating the stream-token signing key" in deploy
+
+
+def test_cost_figures_are_the_script_figures() -> None:
+    deploy = section("Deploy")
+    for load in cost_model.REFERENCE_LOADS:
+        total = cost_model.monthly_cost(load).total
+        row = next(line for line in deploy.splitlines() if line.startswith(f"| {load.name} |"))
+        assert f"USD {total:,.2f}" in row, (load.name, total, row)
+        assert f"USD {cost_model.b1_flat():,.2f}" in row
+        assert f"USD {cost_model.b1_polling(load):,.2f}" in row
+    even = cost_model.break_even(next(x for x in cost_model.REFERENCE_LOADS if x.name == "typical"))
+    assert f"about **{round(even.jobs_per_day, -2):,.0f} jobs a day**" in deploy
+
+
+def test_local_emulation_section_names_both_modes() -> None:
+    local = section("Local emulation")
+    assert local.count("func start") >= 2
+    assert "local.settings.json.example" in local and "local.settings.servicebus.json.example" in local
+    assert "emulation/compose.yaml" in local and "emulation/init_storage.py" in local
+    assert "--profile servicebus" in local
