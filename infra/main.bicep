@@ -259,62 +259,62 @@ module rbac 'modules/rbac.bicep' = {
 // settings. Connection strings (`local` settings) never appear here.
 // APPLICATIONINSIGHTS_CONNECTION_STRING is added in modules/functionapp.bicep.
 
-var appSettings = union(
-  {
-    // platform: identity-based host storage and triggers, streaming, telemetry auth
-    AzureWebJobsStorage__credential: 'managedidentity'
-    AzureWebJobsStorage__clientId: identity.outputs.clientId
-    AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
-    AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
-    AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
-    ServiceBusConnection__credential: 'managedidentity'
-    ServiceBusConnection__clientId: identity.outputs.clientId
-    ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
-    PYTHON_ENABLE_INIT_INDEXING: '1'
+var baseAppSettings = {
+  // platform: identity-based host storage and triggers, streaming, telemetry auth
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identity.outputs.clientId
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  PYTHON_ENABLE_INIT_INDEXING: '1'
 
-    // jobs
-    JOBS_QUEUE_BACKEND: jobsQueueBackend
-    JOBS_QUEUE_NAME: jobsQueueName
-    JOBS_MAX_DELIVERY_COUNT: string(jobsMaxDeliveryCount)
-    JOBS_TABLE_PREFIX: jobsTablePrefix
-    JOBS_TIMEOUT_OVERRIDES: jobsTimeoutOverrides
-    JOBS_SWEEP_SCHEDULE: jobsSweepSchedule
+  // jobs
+  JOBS_QUEUE_BACKEND: jobsQueueBackend
+  JOBS_QUEUE_NAME: jobsQueueName
+  JOBS_MAX_DELIVERY_COUNT: string(jobsMaxDeliveryCount)
+  JOBS_TABLE_PREFIX: jobsTablePrefix
+  JOBS_TIMEOUT_OVERRIDES: jobsTimeoutOverrides
+  JOBS_SWEEP_SCHEDULE: jobsSweepSchedule
 
-    // stream tokens
-    STREAM_TOKEN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.signingKeySecretUri})'
-    STREAM_TOKEN_TTL_SECONDS: '300'
+  // stream tokens
+  STREAM_TOKEN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.signingKeySecretUri})'
+  STREAM_TOKEN_TTL_SECONDS: '300'
 
-    // server-sent events: streams end well before the front end's ~230 s cut
-    SSE_KEEPALIVE_SECONDS: '15'
-    SSE_STREAM_LIFETIME_SECONDS: '180'
-    SSE_RETRY_MS: '3000'
-    SSE_MAX_STREAMS: '5000'
-    SSE_MAX_JOBS_PER_STREAM: '50'
+  // server-sent events: streams end well before the front end's ~230 s cut
+  SSE_KEEPALIVE_SECONDS: '15'
+  SSE_STREAM_LIFETIME_SECONDS: '180'
+  SSE_RETRY_MS: '3000'
+  SSE_MAX_STREAMS: '5000'
+  SSE_MAX_JOBS_PER_STREAM: '50'
 
-    // cross-instance watcher: one change-feed read per tick per instance
-    WATCH_POLL_SECONDS: '0.75'
-    WATCH_RECONCILE_SECONDS: '30'
+  // cross-instance watcher: one change-feed read per tick per instance
+  WATCH_POLL_SECONDS: '0.75'
+  WATCH_RECONCILE_SECONDS: '30'
 
-    // HTTP surface
-    AUTH_MODE: authMode
-    CORS_ALLOWED_ORIGINS: corsAllowedOrigins
-    MAX_REQUEST_BYTES: '32768'
-  },
-  authMode == 'bearer'
-    ? {
-        AUTH_BEARER_ISSUER: authBearerIssuer
-        AUTH_BEARER_AUDIENCE: authBearerAudience
-        AUTH_BEARER_JWKS_URL: authBearerJwksUrl
-      }
-    : {},
-  !empty(streamTokenPreviousKey)
-    ? {
-        STREAM_TOKEN_PREVIOUS_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.previousKeySecretUri})'
-        STREAM_TOKEN_PREVIOUS_KEY_UNTIL: streamTokenPreviousKeyUntil
-      }
-    : {}
-)
+  // HTTP surface
+  AUTH_MODE: authMode
+  CORS_ALLOWED_ORIGINS: corsAllowedOrigins
+  MAX_REQUEST_BYTES: '32768'
+}
+
+// optional: bearer mode only
+var bearerAppSettings = authMode == 'bearer' ? {
+  AUTH_BEARER_ISSUER: authBearerIssuer
+  AUTH_BEARER_AUDIENCE: authBearerAudience
+  AUTH_BEARER_JWKS_URL: authBearerJwksUrl
+} : {}
+
+// optional: only while a signing-key rotation is under way
+var rotationAppSettings = !empty(streamTokenPreviousKey) ? {
+  STREAM_TOKEN_PREVIOUS_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.previousKeySecretUri})'
+  STREAM_TOKEN_PREVIOUS_KEY_UNTIL: streamTokenPreviousKeyUntil
+} : {}
+
+var appSettings = union(baseAppSettings, bearerAppSettings, rotationAppSettings)
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'

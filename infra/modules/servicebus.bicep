@@ -49,9 +49,8 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
     maxSizeInMegabytes: 1024
     requiresSession: false
     // Standard only (Basic has no duplicate detection). The app sends message_id = job id,
-    // so a re-sent start within the window is dropped. Fixed at queue creation.
+    // so a re-sent start within the window (default 10 minutes) is dropped. Fixed at creation.
     requiresDuplicateDetection: sku == 'Standard'
-    duplicateDetectionHistoryTimeWindow: sku == 'Standard' ? 'PT10M' : null
   }
 }
 

@@ -40,12 +40,25 @@ def app_settings_var() -> bicep.Node:
     return bicep.load(bicep.MAIN).variables["appSettings"].value
 
 
+def setting_objects(node: bicep.Node, conditional: bool = False) -> list[tuple[bicep.Node, bool]]:
+    """Object literals an app-settings expression is made of, following main.bicep vars."""
+    variables = bicep.load(bicep.MAIN).variables
+    if node.type == "object":
+        return [(node, conditional)]
+    if node.type == "identifier" and bicep.text(node) in variables:
+        return setting_objects(variables[bicep.text(node)].value, conditional)
+    if node.type == "ternary_expression":
+        _, *branches = bicep.named(node)
+        return [o for b in branches for o in setting_objects(b, True)]
+    if node.type == "call_expression" and bicep.text(bicep.named(node)[0]) == "union":
+        return [o for arg in bicep.named(bicep.named(node)[1]) for o in setting_objects(arg, conditional)]
+    raise AssertionError(f"cannot follow app settings through {bicep.text(node)[:60]}")
+
+
 def bicep_settings() -> dict[str, tuple[bicep.Node, bool]]:
     """name -> (value node, conditional?) over every object literal that becomes app settings."""
     found: dict[str, tuple[bicep.Node, bool]] = {}
-    var = app_settings_var()
-    for obj in bicep.objects_in(var):
-        conditional = obj.parent is not None and obj.parent.type == "ternary_expression"
+    for obj, conditional in setting_objects(app_settings_var()):
         for key, value in bicep.properties(obj).items():
             assert key not in found, f"{key} is set twice"
             found[key] = (value, conditional)
@@ -84,9 +97,11 @@ def test_optional_settings_are_set_only_for_their_mode() -> None:
     for name in names("optional"):
         assert name in in_bicep, f"optional setting {name} cannot be set from Bicep"
         assert in_bicep[name][1], f"optional setting {name} should be set only when its mode is used"
-    var = bicep.text(app_settings_var())
-    assert "authMode == 'bearer'" in var
-    assert "!empty(streamTokenPreviousKey)" in var
+    variables = bicep.load(bicep.MAIN).variables
+    bearer = bicep.text(variables["bearerAppSettings"].value)
+    rotation = bicep.text(variables["rotationAppSettings"].value)
+    assert bearer.startswith("authMode == 'bearer' ?") and "AUTH_BEARER_ISSUER" in bearer
+    assert rotation.startswith("!empty(streamTokenPreviousKey) ?") and "STREAM_TOKEN_PREVIOUS_KEY_UNTIL" in rotation
 
 
 def test_bicep_sets_nothing_the_code_does_not_read_except_platform_settings() -> None:
