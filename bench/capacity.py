@@ -8,9 +8,11 @@ For each N and each server (in this order, one at a time, each in its own proces
 - `product`        the local host (`python -m local_host --no-worker --no-timers`), N streams
                    on one job's /events URL;
 
-it warms up (opens and closes a few hundred streams), opens N streams from a light raw-socket
+it warms up (opens and closes `--warmup` streams), opens N streams from a light raw-socket
 client (bench/sseclient.py), and measures
-- memory per stream: server RSS after the N streams opened minus RSS before, divided by N;
+- memory per stream: server RSS after the N streams opened minus RSS before, divided by N
+  (`kib_per_stream`); and the marginal cost, RSS growth over the second N/2 streams divided
+  by N/2 (`kib_marginal`), which no warm-up or start-up allocation can blur;
 - CPU while idle: server CPU time over `--idle` seconds with keep-alives flowing
   (every `--keepalive` seconds per stream), and CPU per keep-alive;
 - fan-out: one event to all N streams, `--events` times: spread (first to last stream) and
@@ -40,6 +42,7 @@ COLUMNS = [
     "open_s",
     "rss_base_mib",
     "kib_per_stream",
+    "kib_marginal",
     "vs_bare",
     "tasks_per_stream",
     "idle_cpu_pct",
@@ -168,17 +171,23 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
     # Warm-up: the first few hundred streams pay for imports, caches and allocator arenas.
     warm = await sseclient.open_many("127.0.0.1", target.port, [target.path] * min(n, args.warmup))
     sseclient.close_all(warm)
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(args.settle)
     tasks_before = target.tasks()
     rss_before = rss(target.pid)
 
     started = time.monotonic()
+    half = n // 2
     conns = await sseclient.open_many(
-        "127.0.0.1", target.port, [target.path] * n, listener=listener, concurrency=args.concurrency
+        "127.0.0.1", target.port, [target.path] * half, listener=listener, concurrency=args.concurrency
     )
-    open_seconds = time.monotonic() - started
     try:
-        await asyncio.sleep(2.0)  # let the server settle (GC, buffers)
+        await asyncio.sleep(args.settle / 2)
+        rss_half = rss(target.pid)
+        conns += await sseclient.open_many(
+            "127.0.0.1", target.port, [target.path] * (n - half), listener=listener, concurrency=args.concurrency
+        )
+        open_seconds = time.monotonic() - started - args.settle / 2
+        await asyncio.sleep(args.settle)  # let the server settle (GC, buffers)
         rss_open = rss(target.pid)
         tasks_open = target.tasks()
 
@@ -209,7 +218,7 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
             await asyncio.sleep(args.gap)
     finally:
         sseclient.close_all(conns)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(min(1.0, args.settle))
 
     per_stream = (rss_open - rss_before) / n
     tasks_per_stream = None
@@ -222,6 +231,7 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
         "open_s": round(open_seconds, 1),
         "rss_base_mib": round(rss_before / 2**20, 1),
         "kib_per_stream": round(per_stream / 1024, 2),
+        "kib_marginal": round((rss_open - rss_half) / max(1, n - half) / 1024, 2),
         "tasks_per_stream": common.rnd(tasks_per_stream, 2),
         "idle_cpu_pct": round(cpu_idle / idle * 100, 1),
         "keepalives_per_s": round(keepalives / idle, 1),
@@ -352,7 +362,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--keepalive", type=float, default=5.0, help="keep-alive interval for all servers")
     parser.add_argument("--events", type=int, default=5, help="fan-out events per run")
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between fan-out events")
-    parser.add_argument("--warmup", type=int, default=300, help="streams opened and closed first")
+    parser.add_argument("--warmup", type=int, default=50, help="streams opened and closed first")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds to let a server settle before measuring")
     parser.add_argument("--concurrency", type=int, default=100, help="streams being opened at once")
     parser.add_argument("--repeat", type=int, default=1, help="runs per server and size (medians reported)")
     args = parser.parse_args(argv)

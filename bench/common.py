@@ -18,9 +18,11 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -36,7 +38,10 @@ os.environ.setdefault("AUTH_MODE", "none")
 os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
 os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
 
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings  # noqa: E402
+from bench.counting import install as count_storage_operations  # noqa: E402
+from tests.support.processes import Azurite, LocalHostProcess, isolated_settings, wait_for_port  # noqa: E402
+
+count_storage_operations()  # in this process too (the benchmarks' own storage clients)
 
 RESULTS = ROOT / "bench" / "results"
 SIGNING_KEY = "test-signing-key-" + "x" * 32  # what isolated_settings() configures
@@ -123,20 +128,56 @@ def system_env(azurite: Azurite, **overrides: str) -> dict[str, str]:
 def azurite_running() -> Iterator[Azurite]:
     server = Azurite.create()
     server.start()
+    log(f"azurite on ports {server.blob}-{server.table}")
     try:
         yield server
     finally:
+        # A throwaway emulator on a temporary folder: no need to wait for a graceful exit.
+        if server.proc is not None and server.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(10)
         server.destroy()
+
+
+class CountingHostProcess(LocalHostProcess):
+    """LocalHostProcess, started as `python -m bench.counting_host` (storage operations counted)."""
+
+    def start(self, timeout: float = 30.0) -> LocalHostProcess:
+        import httpx
+
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        if self.log_path is None:
+            self.log_path = Path(tempfile.mkstemp(prefix="local-host-", suffix=".log")[1])
+        log = open(self.log_path, "ab")  # noqa: SIM115 (lives as long as the process)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.counting_host", "--port", str(self.port), *self.args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, timeout, self.proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/local/diagnostics", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise TimeoutError("local host did not become ready")
 
 
 @contextlib.contextmanager
 def local_host(env: dict[str, str], *args: str) -> Iterator[LocalHostProcess]:
-    host = LocalHostProcess(env, args=args)
+    """A local host on `env`, storage operations counted (bench/counting.py), stopped afterwards."""
+    host = CountingHostProcess(env, args=args)
     try:
         host.start(timeout=60)
+        log(f"local host {' '.join(args)} on {host.base_url}")
         yield host
     finally:
         host.stop(timeout=20)
+        log("local host stopped")
         if host.log_path is not None:
             with contextlib.suppress(OSError):
                 host.log_path.unlink()

@@ -1,0 +1,179 @@
+"""Benchmark 2: notification latency, status write -> event received, p50/p95/p99.
+
+    .venv/bin/python -m bench.latency [--rounds 3] [--jobs 20] [--seconds 20] [--steps 10]
+
+Two local hosts share one Azurite system (tables and queue):
+- W runs HTTP and the worker: every job runs here and every status is written here;
+- A runs HTTP only (`--no-worker`), like an HTTP instance on Flex Consumption.
+
+For the same jobs at the same time the client holds
+- a stream on W:  the same-process path (store listener -> hub -> stream);
+- a stream on A:  the cross-process path (Table change feed -> A's watcher -> hub -> stream);
+- a 5 s poller on A: the baseline (GET status every 5 s, from a seeded random phase).
+
+Latency = receive time - the event's `timestamp`, which the store stamps just before the
+table write (same machine, same clock), so it includes the write itself. The first event of
+a stream (the current state at connect) is not a notification and is left out; so are
+changes a poller never saw because a newer one replaced them (the count says how many it saw).
+Settings are the production defaults (WATCH_POLL_SECONDS, WATCH_RECONCILE_SECONDS).
+Each round's percentiles are computed; the table shows the median over rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bench import common
+
+COLUMNS = ["path", "samples", "p50_ms", "p95_ms", "p99_ms", "max_ms", "target", "met"]
+
+SAME = "same process (SSE)"
+CROSS = "cross process (SSE)"
+POLL = "fixed 5 s polling"
+
+
+async def read_stream(client: httpx.AsyncClient, url: str, token: str, opened: float, out: list[float]) -> None:
+    """Read one job's stream to its end; append latencies (ms) of the changes after the first event."""
+    first = True
+    async with client.stream("GET", url, params={"access_token": token}, timeout=httpx.Timeout(300)) as response:
+        response.raise_for_status()
+        data: list[str] = []
+        async for line in response.aiter_lines():
+            if line == "":
+                if data:
+                    received = time.time()
+                    status = json.loads("\n".join(data))
+                    written = datetime.fromisoformat(status["timestamp"]).timestamp()
+                    if not first and written >= opened:
+                        out.append((received - written) * 1000)
+                    first = False
+                data = []
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip())
+
+
+async def poll(client: httpx.AsyncClient, url: str, phase: float, interval: float, out: list[float]) -> None:
+    await asyncio.sleep(phase)
+    version = None
+    while True:
+        status = (await client.get(url)).json()
+        received = time.time()
+        if version is not None and status["version"] != version:
+            out.append((received - datetime.fromisoformat(status["timestamp"]).timestamp()) * 1000)
+        version = status["version"]
+        if status["status"] in ("Completed", "Failed"):
+            return
+        await asyncio.sleep(interval)
+
+
+async def one_round(
+    w: httpx.AsyncClient, a: httpx.AsyncClient, args: Any, rng: random.Random, jobs: int
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {SAME: [], CROSS: [], POLL: []}
+    started = []
+    for _ in range(jobs):
+        # Started through A (the HTTP instance); the queue carries them to W's worker.
+        response = await a.post("/api/jobs/Sleep/start", json={"seconds": args.seconds, "steps": args.steps})
+        response.raise_for_status()
+        started.append(response.json())
+    opened = time.time()
+    tasks = []
+    for job in started:
+        tasks.append(read_stream(w, job["eventsUrl"], job["token"], opened, samples[SAME]))
+        tasks.append(read_stream(a, job["eventsUrl"], job["token"], opened, samples[CROSS]))
+        tasks.append(poll(a, job["statusUrl"], rng.uniform(0, args.interval), args.interval, samples[POLL]))
+    await asyncio.gather(*tasks)
+    return samples
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "samples": len(values),
+        "p50_ms": common.percentile(values, 50),
+        "p95_ms": common.percentile(values, 95),
+        "p99_ms": common.percentile(values, 99),
+        "max_ms": max(values) if values else None,
+    }
+
+
+async def run(args: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    info = common.machine()
+    rng = random.Random(args.seed)
+    rounds: list[dict[str, dict[str, Any]]] = []
+    with common.azurite_running() as azurite:
+        env = common.system_env(azurite)
+        with common.local_host(env) as worker_host, common.local_host(env, "--no-worker") as http_host:
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            async with (
+                httpx.AsyncClient(base_url=worker_host.base_url, limits=limits, timeout=30) as w,
+                httpx.AsyncClient(base_url=http_host.base_url, limits=limits, timeout=30) as a,
+            ):
+                common.log("warm-up round (not counted)")
+                await one_round(w, a, args, rng, jobs=min(3, args.jobs))
+                for number in range(1, args.rounds + 1):
+                    common.log(f"round {number} of {args.rounds}: {args.jobs} jobs of {args.seconds} s")
+                    samples = await one_round(w, a, args, rng, jobs=args.jobs)
+                    rounds.append(
+                        {path: {**summary(v), "raw_ms": [round(x, 1) for x in v]} for path, v in samples.items()}
+                    )
+                    common.log(
+                        "  p99: "
+                        + ", ".join(f"{p} {common.rnd(rounds[-1][p]['p99_ms'])} ms" for p in (SAME, CROSS, POLL))
+                    )
+
+    goals = {SAME: 100.0, CROSS: 1000.0, POLL: None}
+    rows = []
+    for path in (SAME, CROSS, POLL):
+        row: dict[str, Any] = {"path": path, "samples": sum(r[path]["samples"] for r in rounds)}
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            row[key] = common.rnd(common.median([r[path][key] for r in rounds]), 1)
+        goal = goals[path]
+        row["target"] = f"p99 <= {goal:g} ms" if goal else "baseline"
+        row["met"] = None if goal is None or row["p99_ms"] is None else ("yes" if row["p99_ms"] <= goal else "NO")
+        rows.append(row)
+    by = {r["path"]: r for r in rows}
+    targets = [
+        {
+            "target": "same-process p99 <= 100 ms",
+            "measured": f"{by[SAME]['p99_ms']} ms",
+            "met": by[SAME]["p99_ms"] is not None and by[SAME]["p99_ms"] <= 100,
+        },
+        {
+            "target": "cross-process p99 <= 1 s",
+            "measured": f"{by[CROSS]['p99_ms']} ms",
+            "met": by[CROSS]["p99_ms"] is not None and by[CROSS]["p99_ms"] <= 1000,
+        },
+    ]
+    return common.write_results(
+        "latency",
+        out_dir=args.out,
+        columns=COLUMNS,
+        rows=rows,
+        params={k: v for k, v in vars(args).items() if k != "out"},
+        machine_info=info,
+        started=started,
+        targets=targets,
+        details={"rounds": rounds, "settings": common.production_settings()},
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = common.base_parser(__doc__ or "")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=20, help="jobs per round")
+    parser.add_argument("--seconds", type=float, default=20.0, help="each job's duration")
+    parser.add_argument("--steps", type=int, default=10, help="progress writes per job")
+    parser.add_argument("--interval", type=float, default=5.0, help="the polling baseline's interval")
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
