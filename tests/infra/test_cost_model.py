@@ -132,3 +132,23 @@ def test_docs_show_the_script_output() -> None:
     assert MARK_BEGIN in doc and MARK_END in doc
     embedded = doc.split(MARK_BEGIN, 1)[1].split(MARK_END, 1)[0].strip()
     assert embedded == script_output("--markdown")
+
+
+def test_sensitivity_figures_in_the_docs_are_computed() -> None:
+    loads = {load.name: load for load in cost_model.REFERENCE_LOADS}
+    dep, rep = cost_model.Deployment, cost_model.replace
+    cases = [
+        cost_model.monthly_cost(loads["typical"], dep(instance_memory_mb=2048)),
+        cost_model.monthly_cost(loads["small"], dep(instance_memory_mb=2048)),
+        cost_model.monthly_cost(rep(loads["busy"], viewers=20), dep(http_per_instance_concurrency=4)),
+        cost_model.monthly_cost(rep(loads["busy"], viewers=20)),
+        cost_model.monthly_cost(rep(loads["typical"], viewers=10)),
+        cost_model.monthly_cost(rep(loads["typical"], viewers=10, active_hours_per_day=24)),
+        cost_model.monthly_cost(loads["typical"], dep(queue_backend="storage")),
+        cost_model.monthly_cost(loads["typical"], prices=rep(cost_model.Prices(), flex_free_gb_s=0)),
+    ]
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    for cost in cases:
+        assert f"USD {cost.total:,.2f}" in doc, cost.total
+    even = cost_model.break_even(loads["typical"], dep(instance_memory_mb=2048))
+    assert f"break-even: ~{round(even.jobs_per_day, -1):,.0f} jobs/day" in doc
