@@ -129,7 +129,7 @@ param jobsMaxDeliveryCount int = 5
 @description('Service Bus peek-lock duration (ISO 8601).')
 param jobsLockDuration string = 'PT1M'
 
-@description('Service Bus message time-to-live (ISO 8601), longer than the longest job timeout (Sleep: 65 min). Expired start requests are dead-lettered; the sweeper fails their jobs at the deadline.')
+@description('Service Bus message time-to-live (ISO 8601), longer than the longest job timeout (a test checks). Expired start requests are dead-lettered; the sweeper fails their jobs at the deadline.')
 param jobsMessageTimeToLive string = 'PT2H'
 
 @description('Prefix of the status tables: <prefix>, <prefix>feed, <prefix>active.')
