@@ -1,11 +1,119 @@
-import { Component, signal } from '@angular/core';
+import { HttpErrorResponse } from '@angular/common/http';
+import { Component, computed, DestroyRef, inject, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
+import { JobEventsService } from 'job-events';
+import { catchError, EMPTY, finalize, from, map, mergeMap } from 'rxjs';
+
+import { fail, fiftyJobs, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
+import { JobRow, RowState } from './job-row';
+
+/** Starts run this many at a time, leaving the browser's other connections to the streams. */
+const START_CONCURRENCY = 6;
 
 @Component({
   selector: 'app-root',
-  imports: [],
+  imports: [JobRow],
   templateUrl: './app.html',
-  styleUrl: './app.css'
+  styleUrl: './app.css',
 })
 export class App {
-  protected readonly title = signal('demo');
+  private readonly events = inject(JobEventsService);
+  private readonly destroyRef = inject(DestroyRef);
+
+  protected readonly stats = this.events.stats;
+  protected readonly watching = this.events.watching;
+  protected readonly forcePolling = signal(false);
+  protected readonly jobs = signal<readonly StartedJob[]>([]);
+  protected readonly states = signal<ReadonlyMap<string, RowState>>(new Map());
+  protected readonly starting = signal(0);
+  protected readonly error = signal<string | null>(null);
+
+  protected readonly storyCount = signal(3);
+  protected readonly storyStep = signal(1);
+  protected readonly sleepCount = signal(3);
+  protected readonly sleepSeconds = signal(5);
+  protected readonly failCount = signal(1);
+  protected readonly failAfter = signal(2);
+  protected readonly failMessage = signal('simulated failure');
+
+  protected readonly summary = computed(() => {
+    const counts = { total: this.jobs().length, active: 0, Completed: 0, Failed: 0, other: 0 };
+    for (const job of this.jobs()) {
+      const state = this.states().get(job.jobId) ?? 'Queued';
+      if (state === 'Queued' || state === 'Running') counts.active++;
+      else if (state === 'Completed' || state === 'Failed') counts[state]++;
+      else counts.other++;
+    }
+    return counts;
+  });
+
+  startStories(): void {
+    this.start(repeat(this.storyCount(), () => storyPublish(this.storyStep())));
+  }
+
+  startSleeps(): void {
+    this.start(repeat(this.sleepCount(), () => sleep(this.sleepSeconds())));
+  }
+
+  startFailures(): void {
+    this.start(repeat(this.failCount(), () => fail(this.failAfter(), this.failMessage())));
+  }
+
+  startFifty(): void {
+    this.start(fiftyJobs());
+  }
+
+  clearFinished(): void {
+    const states = this.states();
+    const keep = this.jobs().filter((job) => ['Queued', 'Running'].includes(states.get(job.jobId) ?? 'Queued'));
+    this.jobs.set(keep);
+    this.states.set(new Map([...states].filter(([id]) => keep.some((job) => job.jobId === id))));
+  }
+
+  protected rowChanged(jobId: string, state: RowState): void {
+    this.states.update((states) => new Map(states).set(jobId, state));
+  }
+
+  protected setNumber(target: { set(value: number): void }, event: Event, min: number, max: number): void {
+    const value = (event.target as HTMLInputElement).valueAsNumber;
+    if (Number.isFinite(value)) target.set(Math.min(max, Math.max(min, value)));
+  }
+
+  protected setText(target: { set(value: string): void }, event: Event): void {
+    target.set((event.target as HTMLInputElement).value);
+  }
+
+  private start(requests: JobRequest[]): void {
+    const transport = this.forcePolling() ? 'polling' : 'auto';
+    this.error.set(null);
+    this.starting.update((n) => n + requests.length);
+    from(requests)
+      .pipe(
+        mergeMap((request) => {
+          const startedAt = performance.now();
+          return this.events.startJob(request.jobType, request.input).pipe(
+            map((started): StartedJob => ({ ...request, jobId: started.jobId, startedAt, transport })),
+            catchError((error: unknown) => {
+              this.error.set(`Could not start a ${request.jobType} job: ${describe(error)}`);
+              return EMPTY;
+            }),
+            finalize(() => this.starting.update((n) => n - 1)),
+          );
+        }, START_CONCURRENCY),
+        takeUntilDestroyed(this.destroyRef),
+      )
+      .subscribe((job) => this.jobs.update((jobs) => [job, ...jobs]));
+  }
+}
+
+function repeat<T>(count: number, make: () => T): T[] {
+  return Array.from({ length: count }, make);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof HttpErrorResponse) {
+    const detail = (error.error as { detail?: string } | null)?.detail;
+    return detail ?? (error.status === 0 ? 'the server cannot be reached' : `HTTP ${error.status}`);
+  }
+  return String(error);
 }

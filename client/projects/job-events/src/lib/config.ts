@@ -34,6 +34,8 @@ export interface JobEventsConfig {
    * that starts 50 jobs opens one stream rather than 50. Default 100 ms.
    */
   readonly batchMs: number;
+  /** A stream token and an open stream within this long, or the attempt counts as failed. Default 10000. */
+  readonly openTimeoutMs: number;
   /** A token that expires sooner than this is replaced before a planned reconnect. Default 30000. */
   readonly tokenRefreshMarginMs: number;
   /** Send cookies on cross-origin streams (`EventSource` `withCredentials`). Default false. */
@@ -49,6 +51,7 @@ export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
   reconnectDelaysMs: [1000, 3000],
   maxJobsPerStream: 50,
   batchMs: 100,
+  openTimeoutMs: 10_000,
   tokenRefreshMarginMs: 30_000,
   withCredentials: false,
 };

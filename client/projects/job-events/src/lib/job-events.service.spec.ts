@@ -297,6 +297,48 @@ describe('JobEventsService.watchJob', () => {
     expect(second.closed).toBe(true);
   });
 
+  it('opens one new stream at a time: jobs added while it opens share the next one', () => {
+    setup();
+    const watchers = [watch(JOB_A)];
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest(); // connecting
+    watchers.push(watch(JOB_B));
+    vi.advanceTimersByTime(100);
+    watchers.push(watch(JOB_C));
+    vi.advanceTimersByTime(500);
+    http.expectNone('/api/watch');
+    first.open();
+    vi.advanceTimersByTime(100);
+    const post = grant('token-2');
+    expect((post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId)).toEqual([JOB_A, JOB_B, JOB_C]);
+    const second = FakeEventSource.latest().open();
+    expect(first.closed).toBe(true);
+    expect(FakeEventSource.all).toHaveLength(2);
+    second.send(jobEvent(JOB_C, 2, 'Completed'), '0.0.2');
+    expect(watchers[2].completed).toBe(true);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(second.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('counts a stream that does not open within openTimeoutMs as a failed attempt', () => {
+    setup({ openTimeoutMs: 5000 });
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const stuck = FakeEventSource.latest();
+    vi.advanceTimersByTime(4999);
+    expect(stuck.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(stuck.closed).toBe(true);
+    vi.advanceTimersByTime(1000);
+    grant('token-2');
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(a)).toEqual([3]);
+    expect(service.stats().polls).toBe(0);
+  });
+
   it('holds at most 2 connections for 50 jobs, however they arrive, and all 50 finish', () => {
     setup();
     const ids = Array.from({ length: 50 }, (_, i) => jobId(i + 1));

@@ -15,6 +15,7 @@ import {
   Subscription,
   switchMap,
   tap,
+  timeout,
   timer,
 } from 'rxjs';
 
@@ -73,7 +74,8 @@ class Generation {
  * - Jobs added within `batchMs` of each other share the next plan.
  * - When the watched set grows, the pool opens a new combined stream resuming
  *   from the versions already seen (`lastEventId` = the version vector), and
- *   closes the old stream once the new one is open.
+ *   closes the old stream once the new one is open. Only one new stream opens
+ *   at a time; jobs added meanwhile wait for the next one.
  * - A stream closes as soon as none of its jobs is watched any more (each job
  *   leaves when its subscriber gets the terminal event or unsubscribes).
  * - A planned close (`event: reconnect`) reopens at once, reusing the token
@@ -142,9 +144,10 @@ export class StreamPool {
     if (this.closed || wanted.length === 0) return;
     const newest = this.generations.at(-1);
     if (newest && wanted.every((member) => this.covers(newest, member))) return;
-
-    // Generations that never opened are superseded by the new one.
-    for (const generation of this.generations.filter((g) => !g.ready)) this.closeGeneration(generation);
+    // One generation opens at a time: the next plan runs once this one is open
+    // (or gone), and takes every job added meanwhile. Holds the connections to
+    // two (old + opening) and keeps a burst of new jobs from costing a stream each.
+    if (newest && !newest.ready) return;
 
     const generation = new Generation();
     const size = this.config.maxJobsPerStream;
@@ -189,6 +192,8 @@ export class StreamPool {
             finalize(() => this.hooks.streams(-1)),
           );
         }),
+        // A token and an open stream within openTimeoutMs, or it counts as a failed attempt.
+        timeout({ first: this.config.openTimeoutMs }),
         tap((frame) => {
           if (frame.kind === 'reconnect') planned = frame.reason;
         }),
@@ -256,8 +261,9 @@ export class StreamPool {
   /** Once every stream of a generation is open, the older generations can go. */
   private promote(generation: Generation): void {
     const index = this.generations.indexOf(generation);
-    if (index <= 0 || !generation.ready) return;
+    if (index < 0 || !generation.ready) return;
     for (const older of this.generations.slice(0, index)) this.closeGeneration(older);
+    this.changed.next(); // jobs added while it opened
   }
 
   private failed(connection: Connection, error: unknown): void {
@@ -288,6 +294,7 @@ export class StreamPool {
     generation.connections = generation.connections.filter((c) => c !== connection);
     if (generation.connections.length === 0) {
       this.generations = this.generations.filter((g) => g !== generation);
+      if (this.members.size > 0) this.changed.next(); // its jobs may need a new plan
     } else {
       this.promote(generation);
     }

@@ -1,0 +1,257 @@
+"""Browser fixtures: Debian's chromium driven by Playwright, and the demo page as an object.
+
+Every page gets a probe (installed before the app loads) that tracks what a
+leak would leave behind: EventSources not closed, fetches in flight, and
+pending timers and intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+from tests.support.processes import ROOT, LocalHostProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_INDEX = ROOT / "client" / "dist" / "demo" / "browser" / "index.html"
+ARTIFACTS = ROOT / "test-artifacts"
+TERMINAL = ("Completed", "Failed")
+
+PROBE = """
+(() => {
+  const sources = [];
+  let maxOpenSources = 0;
+  const NativeEventSource = window.EventSource;
+  const live = () => sources.filter((s) => s.readyState !== 2).length;
+  window.EventSource = class extends NativeEventSource {
+    constructor(url, init) {
+      super(url, init);
+      sources.push(this);
+      maxOpenSources = Math.max(maxOpenSources, live());
+    }
+  };
+
+  let fetchesInFlight = 0;
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = (...args) => {
+    fetchesInFlight++;
+    return nativeFetch(...args).finally(() => fetchesInFlight--);
+  };
+
+  const timeouts = new Set();
+  const intervals = new Set();
+  const { setTimeout: st, clearTimeout: ct, setInterval: si, clearInterval: ci } = window;
+  window.setTimeout = (fn, ms, ...rest) => {
+    const id = st((...a) => { timeouts.delete(id); if (typeof fn === 'function') fn(...a); }, ms, ...rest);
+    timeouts.add(id);
+    return id;
+  };
+  window.clearTimeout = (id) => { timeouts.delete(id); ct(id); };
+  window.setInterval = (fn, ms, ...rest) => { const id = si(fn, ms, ...rest); intervals.add(id); return id; };
+  window.clearInterval = (id) => { intervals.delete(id); ci(id); };
+
+  window.__probe = () => ({
+    eventSources: sources.length,
+    openEventSources: live(),
+    maxOpenEventSources: maxOpenSources,
+    fetchesInFlight,
+    timeouts: timeouts.size,
+    intervals: intervals.size,
+  });
+})();
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: run `bash scripts/ensure-chromium.sh` (make test does)")
+    if not DEMO_INDEX.exists():
+        pytest.fail("the demo is not built: run `make client` (make test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class ApiCall:
+    method: str
+    path: str
+    kind: str
+
+
+def classify(method: str, path: str) -> str:
+    """What an API request is for."""
+    if path == "/api/watch" and method == "POST":
+        return "token"
+    if path == "/api/watch/events":
+        return "stream"
+    if path.startswith("/api/jobs/"):
+        parts = path.split("/")  # ['', 'api', 'jobs', type, id-or-start, ...]
+        if parts[-1] == "start":
+            return "start"
+        if len(parts) == 5 and method == "GET":
+            return "poll"
+        if parts[-1] == "events":
+            return "job-stream"
+        if parts[-1] == "token":
+            return "job-token"
+    return "other"
+
+
+@dataclass
+class DemoPage:
+    """The demo app in one browser tab, with every API request it makes recorded."""
+
+    page: Page
+    host: LocalHostProcess
+    calls: list[ApiCall] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("request", self._record)
+        self.page.on("pageerror", lambda error: print(f"page error: {error}"))
+        self.page.goto(self.host.base_url + "/")
+        self.page.get_by_role("heading", name="Job events").wait_for()
+
+    def _record(self, request: Request) -> None:
+        url = request.url
+        if not url.startswith(self.host.base_url + "/api/"):
+            return
+        path = url[len(self.host.base_url) :].split("?")[0]
+        self.calls.append(ApiCall(request.method, path, classify(request.method, path)))
+
+    # --- actions -------------------------------------------------------------
+
+    def force_polling(self, on: bool = True) -> None:
+        switch = self.page.get_by_test_id("force-polling")
+        switch.set_checked(on, force=True)  # the real input is visually hidden behind the track
+
+    def start_fifty(self) -> None:
+        self.page.get_by_test_id("start-50").click()
+
+    def start(self, kind: str, count: int, **fields: object) -> None:
+        """kind: story | sleep | fail; fields: the form's other inputs by test id suffix."""
+        self.page.get_by_test_id(f"{kind}-count").fill(str(count))
+        for name, value in fields.items():
+            self.page.get_by_test_id(f"{kind}-{name}").fill(str(value))
+        self.page.get_by_test_id(f"start-{kind}").click()
+
+    # --- reading ---------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, str]]:
+        return self.page.eval_on_selector_all(
+            "[data-testid=job]",
+            """rows => rows.map(r => ({
+                id: r.dataset.jobId, type: r.dataset.jobType, status: r.dataset.status, via: r.dataset.via,
+                message: r.querySelector('[data-testid=message]').textContent.trim(),
+                time: r.querySelector('[data-testid=time]').textContent.trim(),
+            }))""",
+        )
+
+    def wait_until(self, condition: str, arg: Any = None, timeout_s: float = 60) -> None:
+        """Wait for a JS predicate over the job rows: `(rows, arg) => boolean` (rows as in `rows()`)."""
+        self.page.wait_for_function(
+            f"""([arg]) => {{
+                const rows = [...document.querySelectorAll('[data-testid=job]')]
+                  .map(r => ({{status: r.dataset.status, via: r.dataset.via, type: r.dataset.jobType}}));
+                return ({condition})(rows, arg);
+            }}""",
+            arg=[arg],
+            timeout=timeout_s * 1000,
+            polling=100,
+        )
+
+    def wait_all_settled(self, count: int, timeout_s: float = 60) -> None:
+        self.wait_until(
+            "(rows, n) => rows.length === n && rows.every(r => ['Completed', 'Failed'].includes(r.status))",
+            count,
+            timeout_s,
+        )
+
+    def probe(self) -> dict[str, int]:
+        return self.page.evaluate("window.__probe()")
+
+    def stat(self, test_id: str) -> str:
+        return self.page.get_by_test_id(test_id).inner_text().strip()
+
+    def counts(self) -> Counter[str]:
+        return Counter(call.kind for call in self.calls)
+
+    def quiet_period(self, seconds: float) -> list[ApiCall]:
+        """API requests made during the next `seconds` (there should be none once all is done)."""
+        before = len(self.calls)
+        self.page.wait_for_timeout(seconds * 1000)
+        return self.calls[before:]
+
+    def wait_for_idle_page(self, timeout_s: float = 5) -> dict[str, int]:
+        """The probe once nothing is pending in the page (or as it is at the deadline)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            probe = self.probe()
+            pending = ("openEventSources", "fetchesInFlight", "timeouts", "intervals")
+            if not any(probe[key] for key in pending) or time.monotonic() > deadline:
+                return probe
+            self.page.wait_for_timeout(100)
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def new_demo(browser: Browser, host: LocalHostProcess) -> DemoPage:
+    """The demo of `host` in a fresh browser context (its own connections); close `demo.page.context`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(PROBE)
+    return DemoPage(context.new_page(), host)
+
+
+@pytest.fixture
+def open_demo(browser: Browser) -> Iterator[Callable[[LocalHostProcess], DemoPage]]:
+    """Open the demo of a host in a fresh browser context; closed after the test."""
+    demos: list[DemoPage] = []
+
+    def open_(host: LocalHostProcess) -> DemoPage:
+        demos.append(new_demo(browser, host))
+        return demos[-1]
+
+    yield open_
+    for demo in demos:
+        demo.page.context.close()
+
+
+def server_streams_settle(host: LocalHostProcess, timeout_s: float = 5) -> dict[str, Any]:
+    """The host's stream counters once it reports no open stream (or as they are at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        streams = host.diagnostics()["streams"]
+        if streams["open"] == 0 or time.monotonic() > deadline:
+            return streams
+        time.sleep(0.1)
+
+
+def write_artifact(name: str, data: object) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
