@@ -1,23 +1,187 @@
-import { TestBed } from '@angular/core/testing';
+import { provideHttpClient } from '@angular/common/http';
+import {
+  HttpTestingController,
+  provideHttpClientTesting,
+  TestRequest,
+} from '@angular/common/http/testing';
+import { ComponentFixture, TestBed } from '@angular/core/testing';
+import { JobStarted, provideJobEvents } from 'job-events';
+import { FakeEventSource, fakeJobEvent, fakeJobId } from 'job-events/testing';
+
 import { App } from './app';
 
-describe('App', () => {
-  beforeEach(async () => {
-    await TestBed.configureTestingModule({
+describe('App (the demo)', () => {
+  let fixture: ComponentFixture<App>;
+  let http: HttpTestingController;
+  let element: HTMLElement;
+  let nextJob = 1;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeEventSource.reset();
+    TestBed.configureTestingModule({
       imports: [App],
-    }).compileComponents();
+      providers: [
+        provideHttpClient(),
+        provideHttpClientTesting(),
+        provideJobEvents({ eventSource: FakeEventSource.factory }),
+      ],
+    });
+    http = TestBed.inject(HttpTestingController);
+    fixture = TestBed.createComponent(App);
+    element = fixture.nativeElement as HTMLElement;
+    fixture.detectChanges();
   });
 
-  it('should create the app', () => {
-    const fixture = TestBed.createComponent(App);
-    const app = fixture.componentInstance;
-    expect(app).toBeTruthy();
+  afterEach(() => {
+    fixture.destroy();
+    vi.useRealTimers();
   });
 
-  it('should render title', async () => {
-    const fixture = TestBed.createComponent(App);
-    await fixture.whenStable();
-    const compiled = fixture.nativeElement as HTMLElement;
-    expect(compiled.querySelector('h1')?.textContent).toContain('Hello, demo');
+  const byTestId = (id: string) => element.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
+  const rows = () => [...element.querySelectorAll<HTMLElement>('[data-testid="job"]')];
+  const click = (id: string) => {
+    byTestId(id).click();
+    fixture.detectChanges();
+  };
+
+  function setCount(kind: 'story' | 'sleep' | 'fail', count: number): void {
+    const input = byTestId(`${kind}-count`) as HTMLInputElement;
+    input.value = String(count);
+    input.dispatchEvent(new Event('input'));
+    fixture.detectChanges();
+  }
+
+  /** Accepts every pending start; returns their job types. */
+  function acceptStarts(): string[] {
+    const starts = http.match(
+      (request) => request.method === 'POST' && request.url.endsWith('/start'),
+    );
+    const types = starts.map((request) => request.request.url.split('/').at(-2)!);
+    starts.forEach((request, i) => request.flush(started(types[i])));
+    fixture.detectChanges();
+    return types;
+  }
+
+  function started(jobType: string): JobStarted {
+    const jobId = fakeJobId(nextJob++);
+    return {
+      jobId,
+      jobType,
+      status: 'Queued',
+      statusUrl: `/api/jobs/${jobType}/${jobId}`,
+      eventsUrl: `/api/jobs/${jobType}/${jobId}/events`,
+      token: 't',
+      tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
+    };
+  }
+
+  function grantStream(): TestRequest {
+    const request = http.expectOne('/api/watch');
+    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
+      (job) => job.jobId,
+    );
+    request.flush({
+      token: 't',
+      tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
+      eventsUrl: '/api/watch/events',
+      jobIds,
+    });
+    return request;
+  }
+
+  it('starts the 50-job mix, six at a time, and lists every job', () => {
+    click('start-50');
+    const types: string[] = [];
+    for (let round = 0; round < 20 && types.length < 50; round++) {
+      expect(http.match({ method: 'POST', url: '/api/watch' })).toEqual([]);
+      const batch = acceptStarts();
+      expect(batch.length).toBeLessThanOrEqual(6);
+      types.push(...batch);
+    }
+    expect(types.filter((t) => t === 'StoryPublish')).toHaveLength(20);
+    expect(types.filter((t) => t === 'Sleep')).toHaveLength(20);
+    expect(types.filter((t) => t === 'Fail')).toHaveLength(10);
+    expect(rows()).toHaveLength(50);
+    vi.advanceTimersByTime(100);
+    const watch = grantStream(); // one stream for all of them
+    expect((watch.request.body as { jobs: unknown[] }).jobs).toHaveLength(50);
+    expect(FakeEventSource.live()).toHaveLength(1);
+  });
+
+  it('shows progress, message, how the job is watched and its time to completion, live', () => {
+    setCount('story', 1);
+    click('start-story');
+    acceptStarts();
+    const [row] = rows();
+    const id = row.dataset['jobId']!;
+    vi.advanceTimersByTime(100);
+    grantStream();
+    const source = FakeEventSource.latest().open();
+
+    source.send(fakeJobEvent(id, 2, 'Running', 0.5, { message: 'Rendering images' }));
+    fixture.detectChanges();
+    expect(row.dataset['status']).toBe('Running');
+    expect(row.textContent).toContain('50%');
+    expect(row.textContent).toContain('Rendering images');
+    expect(row.querySelector('[data-testid="via"]')!.textContent!.trim()).toBe('SSE');
+    expect(byTestId('open-streams').textContent!.trim()).toBe('1');
+
+    vi.advanceTimersByTime(1500);
+    source.send(fakeJobEvent(id, 3, 'Completed', 1, { message: 'Published' }));
+    fixture.detectChanges();
+    expect(row.dataset['status']).toBe('Completed');
+    expect(row.querySelector('[data-testid="time"]')!.textContent).toMatch(/^\d+\.\d s$/);
+    expect(row.querySelector('[data-testid="via"]')!.textContent!.trim()).toBe('SSE');
+    expect(row.querySelector('button')).toBeNull();
+    expect(byTestId('open-streams').textContent!.trim()).toBe('0');
+  });
+
+  it('polls new jobs when polling is forced, and counts the requests', () => {
+    const toggle = byTestId('force-polling') as HTMLInputElement;
+    toggle.click();
+    fixture.detectChanges();
+    setCount('sleep', 1);
+    expect(byTestId('start-sleep').textContent).toContain('Start 1 Sleep');
+    click('start-sleep');
+    acceptStarts();
+    const [row] = rows();
+    const id = row.dataset['jobId']!;
+    http.expectOne(`/api/jobs/Sleep/${id}`).flush(fakeJobEvent(id, 2, 'Running', 0.2));
+    vi.advanceTimersByTime(1000);
+    http.expectOne(`/api/jobs/Sleep/${id}`).flush(fakeJobEvent(id, 3, 'Completed'));
+    fixture.detectChanges();
+    expect(row.dataset['status']).toBe('Completed');
+    expect(row.dataset['via']).toBe('polling');
+    expect(byTestId('requests').textContent!.trim()).toBe('2');
+    expect(FakeEventSource.all).toHaveLength(0);
+    http.expectNone('/api/watch');
+  });
+
+  it('stops watching a job from its row, closing the stream', () => {
+    setCount('fail', 1);
+    click('start-fail');
+    acceptStarts();
+    vi.advanceTimersByTime(100);
+    grantStream();
+    const source = FakeEventSource.latest().open();
+    rows()[0].querySelector('button')!.click();
+    fixture.detectChanges();
+    expect(rows()[0].dataset['status']).toBe('Stopped');
+    expect(source.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('says why a start failed', () => {
+    click('start-fail');
+    http
+      .expectOne('/api/jobs/Fail/start')
+      .flush(
+        { detail: 'the Fail input is not valid: afterSeconds' },
+        { status: 422, statusText: 'Unprocessable' },
+      );
+    fixture.detectChanges();
+    expect(byTestId('error').textContent).toContain('the Fail input is not valid: afterSeconds');
+    expect(rows()).toHaveLength(0);
   });
 });

@@ -65,7 +65,9 @@ export class App {
 
   clearFinished(): void {
     const states = this.states();
-    const keep = this.jobs().filter((job) => ['Queued', 'Running'].includes(states.get(job.jobId) ?? 'Queued'));
+    const keep = this.jobs().filter((job) =>
+      ['Queued', 'Running'].includes(states.get(job.jobId) ?? 'Queued'),
+    );
     this.jobs.set(keep);
     this.states.set(new Map([...states].filter(([id]) => keep.some((job) => job.jobId === id))));
   }
@@ -74,7 +76,12 @@ export class App {
     this.states.update((states) => new Map(states).set(jobId, state));
   }
 
-  protected setNumber(target: { set(value: number): void }, event: Event, min: number, max: number): void {
+  protected setNumber(
+    target: { set(value: number): void },
+    event: Event,
+    min: number,
+    max: number,
+  ): void {
     const value = (event.target as HTMLInputElement).valueAsNumber;
     if (Number.isFinite(value)) target.set(Math.min(max, Math.max(min, value)));
   }
@@ -92,7 +99,12 @@ export class App {
         mergeMap((request) => {
           const startedAt = performance.now();
           return this.events.startJob(request.jobType, request.input).pipe(
-            map((started): StartedJob => ({ ...request, jobId: started.jobId, startedAt, transport })),
+            map((started): StartedJob => ({
+              ...request,
+              jobId: started.jobId,
+              startedAt,
+              transport,
+            })),
             catchError((error: unknown) => {
               this.error.set(`Could not start a ${request.jobType} job: ${describe(error)}`);
               return EMPTY;

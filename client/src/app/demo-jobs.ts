@@ -35,7 +35,11 @@ export function sleep(seconds: number): JobRequest {
 }
 
 export function fail(afterSeconds: number, message: string): JobRequest {
-  return { jobType: 'Fail', input: { afterSeconds, message }, label: `fails after ${afterSeconds}s` };
+  return {
+    jobType: 'Fail',
+    input: { afterSeconds, message },
+    label: `fails after ${afterSeconds}s`,
+  };
 }
 
 /**

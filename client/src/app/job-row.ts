@@ -1,7 +1,22 @@
-import { Component, computed, DestroyRef, inject, input, OnInit, output, signal } from '@angular/core';
+import {
+  Component,
+  computed,
+  DestroyRef,
+  inject,
+  input,
+  OnInit,
+  output,
+  signal,
+} from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { HttpErrorResponse } from '@angular/common/http';
-import { isTerminal, JobEvent, JobEventsService, JobPollTimeoutError, JobTransport } from 'job-events';
+import {
+  isTerminal,
+  JobEvent,
+  JobEventsService,
+  JobPollTimeoutError,
+  JobTransport,
+} from 'job-events';
 import { Subscription } from 'rxjs';
 
 import { StartedJob } from './demo-jobs';
@@ -9,7 +24,11 @@ import { StartedJob } from './demo-jobs';
 /** What a row reports to the list: the job's state, or why it is no longer watched. */
 export type RowState = JobEvent['status'] | 'Error' | 'Stopped';
 
-const VIA_TEXT: Record<JobTransport, string> = { sse: 'SSE', polling: 'polling', fallback: 'polling (fallback)' };
+const VIA_TEXT: Record<JobTransport, string> = {
+  sse: 'SSE',
+  polling: 'polling',
+  fallback: 'polling (fallback)',
+};
 
 /**
  * One job in the list. It watches its own job, and stops when it is destroyed:
@@ -48,7 +67,12 @@ const VIA_TEXT: Record<JobTransport, string> = { sse: 'SSE', polling: 'polling',
     <span class="via" [class]="'via-' + (via() ?? 'none')" data-testid="via">{{ viaText() }}</span>
     <span class="action">
       @if (active()) {
-        <button type="button" class="link" (click)="stop()" [attr.aria-label]="'Stop watching ' + job().jobId.slice(0, 8)">
+        <button
+          type="button"
+          class="link"
+          (click)="stop()"
+          [attr.aria-label]="'Stop watching ' + job().jobId.slice(0, 8)"
+        >
           Stop
         </button>
       }
@@ -75,7 +99,9 @@ export class JobRow implements OnInit {
     const status = this.event()?.status ?? 'Queued';
     return this.stopped() && !isTerminal({ status }) ? 'Stopped' : status;
   });
-  protected readonly active = computed(() => !this.stopped() && !this.problem() && !this.finishedAt());
+  protected readonly active = computed(
+    () => !this.stopped() && !this.problem() && !this.finishedAt(),
+  );
   protected readonly percent = computed(() => Math.round((this.event()?.progress ?? 0) * 100));
   protected readonly detail = computed(() => {
     const event = this.event();
@@ -88,7 +114,9 @@ export class JobRow implements OnInit {
     return end === null ? '' : `${((end - this.job().startedAt) / 1000).toFixed(1)} s`;
   });
   /** How the job is watched now, or was watched last. */
-  protected readonly via = computed(() => this.jobs.transportOf(this.job().jobId) ?? this.lastVia());
+  protected readonly via = computed(
+    () => this.jobs.transportOf(this.job().jobId) ?? this.lastVia(),
+  );
   protected readonly viaText = computed(() => {
     const via = this.via();
     return via ? VIA_TEXT[via] : '';
@@ -123,7 +151,8 @@ export class JobRow implements OnInit {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof JobPollTimeoutError) return `gave up waiting after ${error.timeoutMs / 1000} s`;
+  if (error instanceof JobPollTimeoutError)
+    return `gave up waiting after ${error.timeoutMs / 1000} s`;
   if (error instanceof HttpErrorResponse) {
     const detail = (error.error as { detail?: string } | null)?.detail;
     return `HTTP ${error.status}${detail ? `: ${detail}` : ''}`;

@@ -13,7 +13,12 @@ export {
   type PollDefaults,
 } from './lib/config';
 export { JobPollTimeoutError, StreamUnavailableError } from './lib/errors';
-export { JobEventsService, newerVersionsOnly, type JobEventsStats, type WatchOptions } from './lib/job-events.service';
+export {
+  JobEventsService,
+  newerVersionsOnly,
+  type JobEventsStats,
+  type WatchOptions,
+} from './lib/job-events.service';
 export {
   isTerminal,
   type JobEvent,

@@ -1,5 +1,4 @@
-import { EventSourceFactory } from '../config';
-import { JobEvent } from '../models';
+import { EventSourceFactory, JobEvent } from 'job-events';
 
 /**
  * A stand-in for the browser's `EventSource` in unit tests (jsdom has none).

@@ -1,7 +1,7 @@
-import { JobEvent, JobState } from '../models';
+import { JobEvent, JobState } from 'job-events';
 
 /** A JobEvent as the server sends it. */
-export function jobEvent(
+export function fakeJobEvent(
   jobId: string,
   version: number,
   status: JobState = 'Running',
@@ -19,10 +19,7 @@ export function jobEvent(
   };
 }
 
-export const JOB_A = '00000000-0000-4000-8000-00000000000a';
-export const JOB_B = '00000000-0000-4000-8000-00000000000b';
-export const JOB_C = '00000000-0000-4000-8000-00000000000c';
-
-export function jobId(n: number): string {
+/** A job id shaped like the server's (a UUID), numbered for readable tests. */
+export function fakeJobId(n: number): string {
   return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 }

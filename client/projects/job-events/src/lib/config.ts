@@ -56,7 +56,9 @@ export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
   withCredentials: false,
 };
 
-export type JobEventsOptions = Partial<Omit<JobEventsConfig, 'poll'>> & { readonly poll?: Partial<PollDefaults> };
+export type JobEventsOptions = Partial<Omit<JobEventsConfig, 'poll'>> & {
+  readonly poll?: Partial<PollDefaults>;
+};
 
 export const JOB_EVENTS_CONFIG = new InjectionToken<JobEventsConfig>('JOB_EVENTS_CONFIG', {
   providedIn: 'root',
@@ -70,7 +72,9 @@ export function resolveConfig(options: JobEventsOptions = {}): JobEventsConfig {
     poll: { ...DEFAULT_JOB_EVENTS_CONFIG.poll, ...options.poll },
   };
   if (!(config.poll.timeoutMs > 0 && Number.isFinite(config.poll.timeoutMs))) {
-    throw new TypeError('job-events: poll.timeoutMs must be a finite number of milliseconds above 0');
+    throw new TypeError(
+      'job-events: poll.timeoutMs must be a finite number of milliseconds above 0',
+    );
   }
   if (!(config.maxJobsPerStream >= 1)) {
     throw new TypeError('job-events: maxJobsPerStream must be at least 1');
@@ -88,5 +92,7 @@ export function resolveConfig(options: JobEventsOptions = {}): JobEventsConfig {
  * ```
  */
 export function provideJobEvents(options: JobEventsOptions = {}): EnvironmentProviders {
-  return makeEnvironmentProviders([{ provide: JOB_EVENTS_CONFIG, useValue: resolveConfig(options) }]);
+  return makeEnvironmentProviders([
+    { provide: JOB_EVENTS_CONFIG, useValue: resolveConfig(options) },
+  ]);
 }

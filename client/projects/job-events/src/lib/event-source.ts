@@ -21,7 +21,8 @@ export class StreamError extends Error {
   }
 }
 
-export const defaultEventSourceFactory: EventSourceFactory = (url, init) => new EventSource(url, init);
+export const defaultEventSourceFactory: EventSourceFactory = (url, init) =>
+  new EventSource(url, init);
 
 /**
  * One `EventSource` as an Observable: opened on subscribe and closed on
@@ -30,7 +31,11 @@ export const defaultEventSourceFactory: EventSourceFactory = (url, init) => new 
  * the last event id). Emits `open`, each default-named message, and
  * `reconnect` just before it completes.
  */
-export function eventSource$(factory: EventSourceFactory, url: string, init: EventSourceInit): Observable<SseFrame> {
+export function eventSource$(
+  factory: EventSourceFactory,
+  url: string,
+  init: EventSourceInit,
+): Observable<SseFrame> {
   return new Observable<SseFrame>((subscriber) => {
     const source = factory(url, init);
     const onReconnect = (event: Event): void => {

@@ -1,5 +1,9 @@
 import { provideHttpClient } from '@angular/common/http';
-import { HttpTestingController, provideHttpClientTesting, TestRequest } from '@angular/common/http/testing';
+import {
+  HttpTestingController,
+  provideHttpClientTesting,
+  TestRequest,
+} from '@angular/common/http/testing';
 import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { TestBed } from '@angular/core/testing';
@@ -8,8 +12,9 @@ import { Subscription } from 'rxjs';
 import { JobEventsOptions, provideJobEvents } from './config';
 import { JobEventsService } from './job-events.service';
 import { JobEvent, WatchToken } from './models';
-import { FakeEventSource } from './testing/fake-event-source';
-import { JOB_A, JOB_B, JOB_C, jobEvent, jobId } from './testing/jobs';
+import { FakeEventSource, fakeJobEvent as jobEvent, fakeJobId as jobId } from 'job-events/testing';
+
+const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
 
 interface Watcher {
   events: JobEvent[];
@@ -45,7 +50,12 @@ describe('JobEventsService.watchJob', () => {
   });
 
   function watch(id: string, transport: 'auto' | 'polling' = 'auto'): Watcher {
-    const watcher: Watcher = { events: [], errors: [], completed: false, subscription: Subscription.EMPTY };
+    const watcher: Watcher = {
+      events: [],
+      errors: [],
+      completed: false,
+      subscription: Subscription.EMPTY,
+    };
     watcher.subscription = service.watchJob('Sleep', id, { transport }).subscribe({
       next: (event) => watcher.events.push(event),
       error: (error) => watcher.errors.push(error),
@@ -57,7 +67,9 @@ describe('JobEventsService.watchJob', () => {
   /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
   function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
     const request = http.expectOne({ method: 'POST', url: '/api/watch' });
-    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
+      (job) => job.jobId,
+    );
     const answer: WatchToken = {
       token,
       tokenExpiresAt: new Date(Date.now() + expiresInMs).toISOString(),
@@ -71,7 +83,9 @@ describe('JobEventsService.watchJob', () => {
   /** Answers every pending `POST /api/watch`; returns how many jobs each asked for. */
   function grantAll(): number[] {
     return http.match('/api/watch').map((request) => {
-      const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+      const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
+        (job) => job.jobId,
+      );
       request.flush({
         token: 'token-1',
         tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
@@ -112,7 +126,13 @@ describe('JobEventsService.watchJob', () => {
     expect([a, b, c].every((w) => w.completed && w.errors.length === 0)).toBe(true);
     expect(source.closed).toBe(true); // closed by us, before the server's close could trigger a browser retry
     expect(FakeEventSource.all).toHaveLength(1);
-    expect(service.stats()).toMatchObject({ tokens: 1, streamsOpened: 1, openStreams: 0, polls: 0, requests: 2 });
+    expect(service.stats()).toMatchObject({
+      tokens: 1,
+      streamsOpened: 1,
+      openStreams: 0,
+      polls: 0,
+      requests: 2,
+    });
     expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
     expect(vi.getTimerCount()).toBe(0);
   });
@@ -170,7 +190,12 @@ describe('JobEventsService.watchJob', () => {
     source.send(jobEvent(JOB_B, 6, 'Completed'), '3.6');
     expect(versions(a)).toEqual([2, 3]);
     expect(versions(b)).toEqual([5, 6]);
-    expect(service.stats()).toMatchObject({ polls: 0, tokens: 1, streamsOpened: 4, openStreams: 0 });
+    expect(service.stats()).toMatchObject({
+      polls: 0,
+      tokens: 1,
+      streamsOpened: 4,
+      openStreams: 0,
+    });
   });
 
   it('mints a fresh token for a planned reconnect when the old one is about to expire', () => {
@@ -194,7 +219,10 @@ describe('JobEventsService.watchJob', () => {
     const a = watch(JOB_A);
     vi.advanceTimersByTime(100);
     grant('token-1');
-    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Running', 0.2)).fail(false);
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Running', 0.2))
+      .fail(false);
     expect(FakeEventSource.latest().closed).toBe(true); // the browser must not retry on its own
 
     vi.advanceTimersByTime(999);
@@ -222,7 +250,12 @@ describe('JobEventsService.watchJob', () => {
     expect(versions(a)).toEqual([2, 4]);
     expect(a.completed).toBe(true);
     expect(FakeEventSource.live()).toHaveLength(0);
-    expect(service.stats()).toMatchObject({ tokens: 3, streamsOpened: 3, polls: 2, openStreams: 0 });
+    expect(service.stats()).toMatchObject({
+      tokens: 3,
+      streamsOpened: 3,
+      polls: 2,
+      openStreams: 0,
+    });
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -236,7 +269,9 @@ describe('JobEventsService.watchJob', () => {
       vi.advanceTimersByTime(1000);
       grant();
     }
-    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Completed'));
     expect(a.completed).toBe(true);
     expect(service.stats().polls).toBe(0);
   });
@@ -311,7 +346,11 @@ describe('JobEventsService.watchJob', () => {
     first.open();
     vi.advanceTimersByTime(100);
     const post = grant('token-2');
-    expect((post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId)).toEqual([JOB_A, JOB_B, JOB_C]);
+    expect((post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId)).toEqual([
+      JOB_A,
+      JOB_B,
+      JOB_C,
+    ]);
     const second = FakeEventSource.latest().open();
     expect(first.closed).toBe(true);
     expect(FakeEventSource.all).toHaveLength(2);
@@ -334,7 +373,9 @@ describe('JobEventsService.watchJob', () => {
     expect(stuck.closed).toBe(true);
     vi.advanceTimersByTime(1000);
     grant('token-2');
-    FakeEventSource.latest().open().send(jobEvent(JOB_A, 3, 'Completed'));
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 3, 'Completed'));
     expect(versions(a)).toEqual([3]);
     expect(service.stats().polls).toBe(0);
   });

@@ -58,7 +58,13 @@ export interface JobEventsStats {
 export class JobEventsService {
   private readonly http = inject(HttpClient);
   private readonly config = inject(JOB_EVENTS_CONFIG);
-  private readonly counters = signal({ polls: 0, tokens: 0, streamsOpened: 0, openStreams: 0, starts: 0 });
+  private readonly counters = signal({
+    polls: 0,
+    tokens: 0,
+    streamsOpened: 0,
+    openStreams: 0,
+    starts: 0,
+  });
   private readonly transports = signal<ReadonlyMap<string, JobTransport>>(new Map());
   private readonly watches = new Map<string, Observable<JobEvent>>();
   private readonly pool = new StreamPool(this.http, this.config, {
@@ -87,7 +93,10 @@ export class JobEventsService {
   startJob(jobType: string, input: object = {}): Observable<JobStarted> {
     return defer(() => {
       this.count('starts');
-      return this.http.post<JobStarted>(`${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`, input);
+      return this.http.post<JobStarted>(
+        `${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`,
+        input,
+      );
     });
   }
 
@@ -122,7 +131,11 @@ export class JobEventsService {
   }
 
   /** `pollJobStatus` with this service's `HttpClient` and config; usable anywhere. */
-  pollJobStatus(jobType: string, jobId: string, options: Omit<PollOptions, 'injector'>): Observable<JobEvent> {
+  pollJobStatus(
+    jobType: string,
+    jobId: string,
+    options: Omit<PollOptions, 'injector'>,
+  ): Observable<JobEvent> {
     return this.poll({ jobType, jobId }, pollSettings(this.config.poll, options));
   }
 
@@ -132,7 +145,10 @@ export class JobEventsService {
   }
 
   private transportFor(ref: JobRef, options: WatchOptions): Observable<JobEvent> {
-    const settings = pollSettings(this.config.poll, { timeoutMs: this.config.poll.timeoutMs, ...options.poll });
+    const settings = pollSettings(this.config.poll, {
+      timeoutMs: this.config.poll.timeoutMs,
+      ...options.poll,
+    });
     const canStream = !!this.config.eventSource || typeof EventSource !== 'undefined';
     if ((options.transport ?? this.config.transport) === 'polling' || !canStream) {
       this.setTransport(ref.jobId, canStream ? 'polling' : 'fallback');

@@ -1,5 +1,9 @@
 import { HttpErrorResponse, provideHttpClient } from '@angular/common/http';
-import { HttpTestingController, provideHttpClientTesting, TestRequest } from '@angular/common/http/testing';
+import {
+  HttpTestingController,
+  provideHttpClientTesting,
+  TestRequest,
+} from '@angular/common/http/testing';
 import { Injector } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Subscription } from 'rxjs';
@@ -10,7 +14,9 @@ import { JobPollTimeoutError } from './errors';
 import { JobEventsService } from './job-events.service';
 import { JobEvent } from './models';
 import { pollJobStatus } from './poll';
-import { JOB_A, jobEvent } from './testing/jobs';
+import { fakeJobEvent as jobEvent, fakeJobId } from 'job-events/testing';
+
+const JOB_A = fakeJobId(10);
 
 const URL = `/api/jobs/Sleep/${JOB_A}`;
 
@@ -75,7 +81,11 @@ describe('pollJobStatus', () => {
   function notModified(version: number): TestRequest {
     const request = http.expectOne(URL);
     expect(request.request.headers.get('If-None-Match')).toBe(`"${version}"`);
-    request.flush(null, { status: 304, statusText: 'Not Modified', headers: { ETag: `"${version}"` } });
+    request.flush(null, {
+      status: 304,
+      statusText: 'Not Modified',
+      headers: { ETag: `"${version}"` },
+    });
     return request;
   }
 
@@ -127,7 +137,12 @@ describe('pollJobStatus', () => {
 
   it('retries a 503 after its Retry-After and a network error on the backoff', () => {
     poll({ timeoutMs: 600_000 });
-    http.expectOne(URL).flush({ title: 'busy' }, { status: 503, statusText: 'Unavailable', headers: { 'Retry-After': '10' } });
+    http
+      .expectOne(URL)
+      .flush(
+        { title: 'busy' },
+        { status: 503, statusText: 'Unavailable', headers: { 'Retry-After': '10' } },
+      );
     expectWait(10_000);
     http.expectOne(URL).error(new ProgressEvent('error')); // status 0: the network
     expectWait(10_000); // third step of the backoff: 1 s, 5 s, 10 s
@@ -176,7 +191,9 @@ describe('pollJobStatus', () => {
   });
 
   it('retries a request that hangs longer than requestTimeoutMs', () => {
-    service.pollJobStatus('Sleep', JOB_A, { timeoutMs: 600_000, requestTimeoutMs: 3000 }).subscribe((e) => seen.push(e));
+    service
+      .pollJobStatus('Sleep', JOB_A, { timeoutMs: 600_000, requestTimeoutMs: 3000 })
+      .subscribe((e) => seen.push(e));
     const hung = http.expectOne(URL);
     vi.advanceTimersByTime(3000);
     expect(hung.cancelled).toBe(true);
@@ -204,20 +221,26 @@ describe('pollJobStatus', () => {
   });
 
   it('refuses to start without a timeout', () => {
-    expect(() => service.pollJobStatus('Sleep', JOB_A, {} as { timeoutMs: number })).toThrowError(/timeoutMs is mandatory/);
-    expect(() => service.pollJobStatus('Sleep', JOB_A, { timeoutMs: Infinity })).toThrowError(/timeoutMs/);
+    expect(() => service.pollJobStatus('Sleep', JOB_A, {} as { timeoutMs: number })).toThrowError(
+      /timeoutMs is mandatory/,
+    );
+    expect(() => service.pollJobStatus('Sleep', JOB_A, { timeoutMs: Infinity })).toThrowError(
+      /timeoutMs/,
+    );
   });
 
   it('works as a plain function in an injection context or with an injector', () => {
     const injector = TestBed.inject(Injector);
     pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000, injector }).subscribe((e) => seen.push(e));
     respond(jobEvent(JOB_A, 1, 'Completed'));
-    TestBed.runInInjectionContext(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).subscribe((e) =>
-      seen.push(e),
-    );
+    TestBed.runInInjectionContext(() =>
+      pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 }),
+    ).subscribe((e) => seen.push(e));
     respond(jobEvent(JOB_A, 1, 'Completed'));
     expect(seen).toHaveLength(2);
-    expect(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).toThrowError(/injection context/);
+    expect(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).toThrowError(
+      /injection context/,
+    );
   });
 
   it('counts its requests in the service stats', () => {

@@ -52,11 +52,20 @@ export interface PollOptions {
  * Call it in an injection context (a constructor or field initializer), or pass
  * `injector`. `JobEventsService.pollJobStatus` works anywhere.
  */
-export function pollJobStatus(jobType: string, jobId: string, options: PollOptions): Observable<JobEvent> {
+export function pollJobStatus(
+  jobType: string,
+  jobId: string,
+  options: PollOptions,
+): Observable<JobEvent> {
   if (!options.injector) assertInInjectionContext(pollJobStatus);
   const injector = options.injector ?? inject(Injector);
   const config = injector.get(JOB_EVENTS_CONFIG);
-  return pollStatus(injector.get(HttpClient), config.apiUrl, { jobType, jobId }, pollSettings(config.poll, options));
+  return pollStatus(
+    injector.get(HttpClient),
+    config.apiUrl,
+    { jobType, jobId },
+    pollSettings(config.poll, options),
+  );
 }
 
 /** Options merged over the configured defaults, with the mandatory timeout checked. */
@@ -67,8 +76,14 @@ export function pollSettings(defaults: PollDefaults, options: Partial<PollOption
     timeoutMs: options.timeoutMs as number,
     requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
   };
-  if (!(typeof settings.timeoutMs === 'number' && settings.timeoutMs > 0 && Number.isFinite(settings.timeoutMs))) {
-    throw new TypeError('pollJobStatus: timeoutMs is mandatory (a finite number of milliseconds above 0)');
+  if (!(
+    typeof settings.timeoutMs === 'number' &&
+    settings.timeoutMs > 0 &&
+    Number.isFinite(settings.timeoutMs)
+  )) {
+    throw new TypeError(
+      'pollJobStatus: timeoutMs is mandatory (a finite number of milliseconds above 0)',
+    );
   }
   if (!(settings.initialMs > 0 && settings.maxMs >= settings.initialMs)) {
     throw new TypeError('pollJobStatus: need 0 < initialMs <= maxMs');
@@ -109,12 +124,17 @@ export function pollStatus(
       timeout(settings.requestTimeoutMs),
       // HttpClient reports 304 as an error; here it just means "unchanged".
       catchError((error: unknown) =>
-        error instanceof HttpErrorResponse && error.status === 304 ? of(error) : throwError(() => error),
+        error instanceof HttpErrorResponse && error.status === 304
+          ? of(error)
+          : throwError(() => error),
       ),
       retry({
         delay: (error: unknown) => {
           if (!isTransient(error)) return throwError(() => error);
-          plan(false, error instanceof HttpErrorResponse ? retryAfterMs(error.headers.get('Retry-After')) : 0);
+          plan(
+            false,
+            error instanceof HttpErrorResponse ? retryAfterMs(error.headers.get('Retry-After')) : 0,
+          );
           return timer(waitMs);
         },
       }),
@@ -139,7 +159,9 @@ export function pollStatus(
     );
 
     const deadline$ = timer(settings.timeoutMs).pipe(
-      mergeMap(() => throwError(() => new JobPollTimeoutError(ref.jobType, ref.jobId, settings.timeoutMs, last))),
+      mergeMap(() =>
+        throwError(() => new JobPollTimeoutError(ref.jobType, ref.jobId, settings.timeoutMs, last)),
+      ),
     );
 
     return merge(polls$, deadline$).pipe(takeWhile((event) => !isTerminal(event), true));

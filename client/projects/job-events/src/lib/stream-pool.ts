@@ -182,7 +182,8 @@ export class StreamPool {
         token !== null &&
         Date.parse(token.tokenExpiresAt) - Date.now() > this.config.tokenRefreshMarginMs;
       planned = null;
-      const token$ = reuse && token ? of(token) : this.mint(connection.refs).pipe(tap((t) => (token = t)));
+      const token$ =
+        reuse && token ? of(token) : this.mint(connection.refs).pipe(tap((t) => (token = t)));
       return token$.pipe(
         switchMap((t) => {
           const url = this.streamUrl(connection, t);
@@ -204,7 +205,11 @@ export class StreamPool {
       // Planned close: reopen at once (after a short random pause when the server is shutting down).
       repeat({ delay: () => timer(planned === 'shutdown' ? 250 + Math.random() * 1000 : 0) }),
       // Anything else: a couple of attempts with a fresh token, then give up.
-      retry({ count: delays.length, resetOnSuccess: true, delay: (_error, attempt) => timer(delays[attempt - 1]) }),
+      retry({
+        count: delays.length,
+        resetOnSuccess: true,
+        delay: (_error, attempt) => timer(delays[attempt - 1]),
+      }),
       tap((frame) => this.onFrame(connection, frame)),
       catchError((error: unknown) => {
         this.failed(connection, error);
@@ -250,7 +255,10 @@ export class StreamPool {
       return;
     }
     if (typeof event?.jobId !== 'string' || typeof event.version !== 'number') return;
-    connection.sent.set(event.jobId, Math.max(connection.sent.get(event.jobId) ?? 0, event.version));
+    connection.sent.set(
+      event.jobId,
+      Math.max(connection.sent.get(event.jobId) ?? 0, event.version),
+    );
     const member = this.members.get(event.jobId);
     if (member && event.version > member.version) {
       member.version = event.version;
@@ -269,7 +277,9 @@ export class StreamPool {
   private failed(connection: Connection, error: unknown): void {
     // An older generation's jobs are all carried by the newest one: nothing to do.
     if (connection.generation !== this.generations.at(-1)) return;
-    const members = [...connection.ids].map((id) => this.members.get(id)).filter((m): m is Member => !!m);
+    const members = [...connection.ids]
+      .map((id) => this.members.get(id))
+      .filter((m): m is Member => !!m);
     for (const member of members) member.sink.error(new StreamUnavailableError(error));
   }
 
@@ -277,7 +287,8 @@ export class StreamPool {
   private sweep(): void {
     for (const generation of [...this.generations]) {
       for (const connection of [...generation.connections]) {
-        if (![...connection.ids].some((id) => this.members.has(id))) this.closeConnection(connection);
+        if (![...connection.ids].some((id) => this.members.has(id)))
+          this.closeConnection(connection);
       }
     }
   }
