@@ -84,6 +84,11 @@ class SseConnection(asyncio.Protocol):
         else:
             self._body += data
         self._events(now)
+        if self._chunk_left == -3:
+            # The response ended (last chunk): HTTP/1.1 keeps the connection, the stream is over.
+            if not self.closed.done():
+                self.closed.set_result(None)
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.headers_done.done():

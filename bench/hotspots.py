@@ -1,0 +1,205 @@
+"""Where a stream's memory and a fan-out's CPU go, in the product (a diagnostic, not a benchmark).
+
+    .venv/bin/python -m bench.hotspots [--streams 2000] [--events 5] [--top 25]
+
+Runs the local host under bench/profile_host.py (tracemalloc + cProfile on signals), opens
+`--streams` streams on one job, and reports
+- memory: the tracemalloc difference between before and after opening the streams, grouped
+  by the allocating line (and by file), in bytes per stream;
+- fan-out: a cProfile of the server while `--events` status changes reach every stream,
+  top functions by own time.
+Writes bench/results/hotspots.json and prints both tables. Profiling slows the server, so the
+absolute figures are higher than benchmark 4's; the shares are what matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pstats
+import signal
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from bench import common, sseclient
+from bench.capacity import ProductTarget
+
+
+class ProfiledHost(common.CountingHostProcess):
+    def start(self, timeout: float = 60.0) -> Any:
+        import subprocess
+        import sys
+
+        import httpx
+
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        self.log_path = Path(tempfile.mkstemp(prefix="local-host-", suffix=".log")[1])
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.profile_host", "--port", str(self.port), *self.args],
+            cwd=common.ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        common.wait_for_port(self.port, timeout, self.proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/local/diagnostics", timeout=5).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        raise TimeoutError("profiled local host did not become ready")
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
+async def wait_file(path: Path, limit: float = 120.0) -> None:
+    deadline = time.monotonic() + limit
+    while not exists(path):  # another process writes it
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        await asyncio.sleep(0.1)
+
+
+def memory_table(before: Path, after: Path, n: int, top: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    old = tracemalloc.Snapshot.load(str(before))
+    new = tracemalloc.Snapshot.load(str(after))
+    ignore = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap*"),
+    ]
+    old, new = old.filter_traces(ignore), new.filter_traces(ignore)
+    lines = []
+    for stat in new.compare_to(old, "lineno")[:top]:
+        frame = stat.traceback[0]
+        lines.append(
+            {
+                "where": f"{short(frame.filename)}:{frame.lineno}",
+                "bytes_per_stream": round(stat.size_diff / n, 1),
+                "blocks_per_stream": round(stat.count_diff / n, 2),
+            }
+        )
+    files = []
+    for stat in new.compare_to(old, "filename")[:top]:
+        files.append(
+            {
+                "where": short(stat.traceback[0].filename),
+                "bytes_per_stream": round(stat.size_diff / n, 1),
+                "blocks_per_stream": round(stat.count_diff / n, 2),
+            }
+        )
+    return lines, files
+
+
+def short(filename: str) -> str:
+    for marker in ("site-packages/", "/lib/python3.11/", str(common.ROOT) + "/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def cpu_table(path: Path, top: int) -> list[dict[str, Any]]:
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = []
+    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # type: ignore[attr-defined]
+    for (filename, lineno, name), (_cc, calls, tottime, cumtime, _callers) in entries[:top]:
+        rows.append(
+            {
+                "function": f"{short(filename)}:{lineno}({name})",
+                "calls": calls,
+                "own_ms": round(tottime * 1000, 1),
+                "own_pct": round(tottime / total * 100, 1) if total else None,
+                "cum_ms": round(cumtime * 1000, 1),
+            }
+        )
+    return rows
+
+
+async def run(args: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    info = common.machine()
+    common.raise_fd_limit()
+    profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    n = args.streams
+    with common.azurite_running() as azurite:
+        env = common.system_env(
+            azurite,
+            SSE_MAX_STREAMS=str(n + 200),
+            SSE_STREAM_LIFETIME_SECONDS="200",
+            BENCH_PROFILE_DIR=str(profile_dir),
+        )
+        host = ProfiledHost(env, args=("--no-worker", "--no-timers"))
+        host.start()
+        try:
+            target = ProductTarget(host, env)
+            await target.setup()
+            arrivals: list[float] = []
+            warm = await sseclient.open_many("127.0.0.1", host.port, [target.path] * 50)
+            sseclient.close_all(warm)
+            await asyncio.sleep(1)
+            assert host.proc is not None
+            host.proc.send_signal(signal.SIGUSR1)
+            await wait_file(profile_dir / "snapshot-0.done")
+            conns = await sseclient.open_many(
+                "127.0.0.1", host.port, [target.path] * n, listener=lambda c, p, t: arrivals.append(t)
+            )
+            await asyncio.sleep(2)
+            host.proc.send_signal(signal.SIGUSR1)
+            await wait_file(profile_dir / "snapshot-1.done")
+            common.log(f"memory snapshots taken around {n} streams; profiling {args.events} fan-outs")
+            host.proc.send_signal(signal.SIGUSR2)
+            await wait_file(profile_dir / "cprofile-0.started")
+            delivered = []
+            for sequence in range(1, args.events + 1):
+                arrivals.clear()
+                await target.fire(sequence)
+                deadline = time.monotonic() + 30
+                while len(arrivals) < n and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                delivered.append(len(arrivals))
+                await asyncio.sleep(0.5)
+            host.proc.send_signal(signal.SIGUSR2)
+            await wait_file(profile_dir / "cprofile-0.done")
+            sseclient.close_all(conns)
+            await target.close()
+        finally:
+            host.stop(timeout=20)
+    lines, files = memory_table(profile_dir / "snapshot-0.pickle", profile_dir / "snapshot-1.pickle", n, args.top)
+    cpu = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
+    print("\nmemory per stream by allocating line (tracemalloc):")
+    print(common.format_table(lines, ["where", "bytes_per_stream", "blocks_per_stream"]))
+    print("\nmemory per stream by file:")
+    print(common.format_table(files, ["where", "bytes_per_stream", "blocks_per_stream"]))
+    total = sum(r["bytes_per_stream"] for r in files)
+    print(f"\ntraced Python memory per stream (top {args.top} files): {total:.0f} bytes")
+    print(f"\nfan-out CPU, {args.events} events x {n} streams (cProfile, own time):")
+    return common.write_results(
+        "hotspots",
+        out_dir=args.out,
+        columns=["function", "calls", "own_ms", "own_pct", "cum_ms"],
+        rows=cpu,
+        params={k: v for k, v in vars(args).items() if k != "out"},
+        machine_info=info,
+        started=started,
+        details={"memoryByLine": lines, "memoryByFile": files, "delivered": delivered},
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = common.base_parser(__doc__ or "")
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=5)
+    parser.add_argument("--top", type=int, default=25)
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
