@@ -130,6 +130,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return value
 
+    @field_validator("bearer_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^(https://|http://(localhost|127\.0\.0\.1)[:/])", value):
+            raise ValueError("must be an https:// URL (http:// only for localhost)")
+        return value
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if not (self.storage_connection or self.storage_table_uri):

@@ -58,8 +58,10 @@ def _path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": False, "content": {"application/json": {"schema": schema}}}
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    # An empty body means "all defaults", which only works when nothing is required.
+    required = any(field.is_required() for field in model.model_fields.values())
+    return {"required": required, "content": {"application/json": {"schema": _ref(model)}}}
 
 
 BODY_ERRORS = {
@@ -116,7 +118,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": f"start{name}",
                 "summary": f"Start a {name} job",
                 "description": job_type.description,
-                "requestBody": _json_body(_ref(job_type.input_model)),
+                "requestBody": _json_body(job_type.input_model),
                 "responses": {
                     "202": _json(StartAccepted, "Queued.", {"Location": _header("The status URL."), **RETRY_AFTER}),
                     **BODY_ERRORS,

@@ -1,0 +1,87 @@
+"""Odd job types and ids are refused cleanly and never reach a storage key."""
+
+import httpx
+import pytest
+
+from jobs.storage import OPERATIONS
+from local_host.server import build_app
+from services import build_services, set_services
+from settings import Settings
+from tests.support.processes import isolated_settings
+
+REAL_ID = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
+ODD = [
+    "..",
+    "../..",
+    "%2e%2e",
+    "..%2F..%2Fetc%2Fpasswd",
+    "a%2Fb",
+    "a%5Cb",
+    "a%23b",
+    "a%3Fb",
+    "%00",
+    "tab%09x",
+    "x" * 2000,
+    "%C3%BCn%C3%AFcode",
+    "%E2%80%AE",
+    "'%3B--",
+    "%7B%7D",
+    "3F2C1D4E-5B6A-4C7D-8E9F-0A1B2C3D4E5F",
+]
+
+
+@pytest.fixture
+async def client(azurite):
+    settings = Settings.model_validate(isolated_settings(azurite))
+    services = build_services(settings)
+    await services.store.ensure_tables()
+    set_services(services)
+    app = build_app(run_worker=False, run_timers=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
+        yield http
+    set_services(None)
+    await services.close()
+
+
+def problem(response: httpx.Response) -> None:
+    assert 400 <= response.status_code < 500, (response.request.url, response.status_code)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("odd", ODD)
+async def test_odd_ids_and_types_never_reach_storage(client, odd):
+    requests = [
+        ("GET", f"/api/jobs/Sleep/{odd}"),
+        ("GET", f"/api/jobs/{odd}/{REAL_ID}"),
+        ("POST", f"/api/jobs/Sleep/{odd}/token"),
+        ("POST", f"/api/jobs/{odd}/start"),
+        ("GET", f"/api/jobs/Sleep/{odd}/events?access_token=x"),
+    ]
+    before = OPERATIONS.total()
+    for method, path in requests:
+        problem(await client.request(method, path, json={} if method == "POST" else None))
+    watch = await client.post("/api/watch", json={"jobs": [{"jobType": "Sleep", "jobId": odd}]})
+    problem(watch)
+    assert OPERATIONS.total() == before, "a hostile id reached storage"
+
+
+async def test_deeply_nested_and_huge_json_are_refused(client):
+    problem(
+        await client.post("/api/jobs/Sleep/start", content=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    )
+    problem(
+        await client.post(
+            "/api/jobs/Sleep/start", content=b'{"seconds": 1e999}', headers={"Content-Type": "application/json"}
+        )
+    )
+    problem(
+        await client.post("/api/jobs/Sleep/start", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
+    )
+    problem(
+        await client.post(
+            "/api/jobs/Sleep/start",
+            headers={"Content-Type": "application/json", "Content-Length": "abc"},
+            content=b"{}",
+        )
+    )
