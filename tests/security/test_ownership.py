@@ -111,7 +111,7 @@ def test_bad_bearer_tokens_are_401(bearer, changes):
 
 
 def test_missing_or_forged_bearer_is_401(bearer):
-    host, token = bearer
+    host, _ = bearer
     forged = jwt.encode(
         {"sub": "alice", "exp": int(time.time()) + 60}, "secret", algorithm="HS256", headers={"kid": "test-key"}
     )
