@@ -25,6 +25,7 @@ from notify.hub import Change
 from notify.streams import AtCapacity, BadResume, parse_resume
 from notify.tokens import StreamGrant, TokenError, TokenScopeError
 from services import Services, get_services
+from telemetry.metrics import metrics
 
 log = logging.getLogger("api")
 
@@ -120,6 +121,8 @@ async def get_status(request: Request) -> Response:
     principal = await services.auth.principal(request)
     record = await _owned_job(services, principal, job_type.name, request.path_params.get("jobId", ""))
     status = record.status
+    # Clients add ?fallback=1 to polls made because SSE failed: the fallback rate.
+    metrics().polls.add(1, {"job_type": job_type.name, "fallback": request.query_params.get("fallback") == "1"})
     etag = f'"{status.version}"'
     headers = {"ETag": etag}
     if not status.status.terminal:
@@ -160,6 +163,7 @@ def _grant(services: Services, request: Request) -> StreamGrant:
     try:
         return services.tokens.verify(request.query_params.get("access_token"))
     except TokenError as exc:
+        metrics().streams_closed.add(1, {"reason": "auth"})
         raise unauthorized(str(exc)) from None
 
 
@@ -172,6 +176,7 @@ async def job_events(request: Request) -> Response:
     try:
         grant.require(job_id)
     except TokenScopeError as exc:
+        metrics().streams_closed.add(1, {"reason": "auth"})
         raise ApiError(403, str(exc)) from None
     return await _stream(services, request, (job_id,), job_type.name)
 
@@ -195,6 +200,7 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
     try:
         stream = services.streams.open(job_ids, resume)
     except AtCapacity:
+        metrics().streams_closed.add(1, {"reason": "capacity"})
         raise ApiError(
             503, "too many open streams here; poll or retry shortly", headers={"Retry-After": "10"}
         ) from None
@@ -204,7 +210,7 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
         records = await asyncio.gather(*(services.store.get(j) for j in missing))
         for record in records:
             if record is not None:
-                services.hub.publish(record.status)
+                services.hub.publish(record.status, path="read")
         for job_id in job_ids:
             change: Change | None = services.hub.latest(job_id)
             if change is None or (job_type is not None and change.job_type != job_type):
@@ -213,10 +219,10 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
             stream.deliver(change)
         if stream.up_to_date_and_finished:
             # The client has every terminal event; 204 stops EventSource reconnecting.
-            services.streams.discard(stream)
+            services.streams.discard(stream, "terminal")
             return Response(status_code=204)
     except BaseException:
-        services.streams.discard(stream)
+        services.streams.discard(stream, "rejected")
         raise
     services.watcher.ensure_running()
     return StreamingResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")

@@ -21,6 +21,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from api.problems import ApiError, from_error, problem_response
 from jobs.store import StoreConflict
+from telemetry.logs import correlated, new_invocation_id
+from telemetry.metrics import metrics
 
 log = logging.getLogger("api")
 
@@ -46,43 +48,54 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def endpoint(route: str) -> Callable[[Handler], Handler]:
-    """Error mapping, common headers and a query-free access log for one route."""
+    """Error mapping, common headers, metrics and a query-free access log for one route
+    (given as "METHOD /api/template")."""
+    _, _, template = route.partition(" ")
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def run(request: Request) -> Response:
             started = time.perf_counter()
-            try:
-                response = await handler(request)
-            except ApiError as exc:
-                response = from_error(exc)
-            except ClientDisconnect:
-                response = problem_response(400, "the request body was not received completely")
-            except Exception as exc:
-                if is_outage(exc):
-                    log.warning("%s %s: dependency unavailable (%s)", request.method, route, type(exc).__name__)
-                    response = problem_response(
-                        503,
-                        "a backing service is unavailable; try again shortly",
-                        headers={"Retry-After": OUTAGE_RETRY_AFTER},
-                    )
-                else:
-                    log.exception("%s %s: unhandled error", request.method, route)
-                    response = problem_response(500, "internal error")
-            for name, value in COMMON_HEADERS.items():
-                response.headers.setdefault(name, value)
-            # The route template, never the URL: query strings may hold tokens.
-            log.info(
-                "%s -> %s in %.1f ms",
-                route,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
+            # The Functions host names each HTTP invocation in this header.
+            invocation = request.headers.get("x-ms-invocation-id") or new_invocation_id()
+            with correlated(invocation_id=invocation):
+                response = await _answer(handler, request, route)
+                metrics().requests.add(
+                    1,
+                    {
+                        "http.route": template,
+                        "http.request.method": request.method,
+                        "http.response.status_code": response.status_code,
+                    },
+                )
+                # The route template, never the URL: query strings may hold tokens.
+                log.info("%s -> %s in %.1f ms", route, response.status_code, (time.perf_counter() - started) * 1000)
             return response
 
         return run
 
     return wrap
+
+
+async def _answer(handler: Handler, request: Request, route: str) -> Response:
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = from_error(exc)
+    except ClientDisconnect:
+        response = problem_response(400, "the request body was not received completely")
+    except Exception as exc:
+        if is_outage(exc):
+            log.warning("%s: dependency unavailable (%s)", route, type(exc).__name__)
+            response = problem_response(
+                503, "a backing service is unavailable; try again shortly", headers={"Retry-After": OUTAGE_RETRY_AFTER}
+            )
+        else:
+            log.exception("%s: unhandled error", route)
+            response = problem_response(500, "internal error")
+    for name, value in COMMON_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 async def read_json(request: Request, limit: int) -> Any:

@@ -24,10 +24,37 @@ from jobs.model import JobState, JobUpdate, StaleUpdate
 from jobs.queue import JobMessage
 from jobs.registry import JobError, JobResult, get_job_type
 from jobs.store import JobNotFound, JobRecord, StatusStore, Superseded
+from telemetry.logs import correlated
+from telemetry.metrics import metrics
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes; faster reports are coalesced
+
+
+def report_finished(record: JobRecord, reason: str | None = None) -> None:
+    """Metrics and one structured log line for a job that just reached a terminal state.
+    The log line carries the durations the operator's KQL queries read."""
+    status = record.status
+    run_seconds = (
+        (record.finished_at - record.started_at).total_seconds() if record.started_at and record.finished_at else None
+    )
+    wait_seconds = (record.started_at - record.created_at).total_seconds() if record.started_at else None
+    metrics().job_finished(status.job_type, status.status.value, run_seconds, reason)
+    log.info(
+        "job %s %s",
+        status.job_id,
+        status.status.value,
+        extra={
+            "jobId": status.job_id,
+            "jobType": status.job_type,
+            "outcome": status.status.value,
+            "failureReason": reason,
+            "queueWaitSeconds": wait_seconds,
+            "runSeconds": run_seconds,
+            "attempts": record.attempts,
+        },
+    )
 
 
 class RetryLater(Exception):
@@ -77,7 +104,10 @@ class JobRunner:
             # Nothing to fail: no trustworthy job id. Let it reach the dead-letter queue.
             log.error("malformed job message (attempt %s) will be dead-lettered", attempt)
             raise RetryLater("malformed job message") from None
+        with correlated(job_id=message.job_id):
+            return await self._run(message, attempt)
 
+    async def _run(self, message: JobMessage, attempt: int) -> Outcome:
         job_type = get_job_type(message.job_type)
         run_id = uuid.uuid4().hex
         record = await self._store.claim(message.job_id, run_id, attempt, self._max_attempts)
@@ -88,12 +118,15 @@ class JobRunner:
             log.info("job %s is already finished; delivery %s ignored", message.job_id, attempt)
             return Outcome(message.job_id, finished.status.status if finished else None, ran=False)
 
+        if attempt <= 1 and record.started_at is not None:
+            wait = (record.started_at - record.created_at).total_seconds()
+            metrics().queue_wait.record(max(wait, 0.0), {"job_type": record.status.job_type})
         if job_type is None:
-            return await self._fail(record, run_id, "failed", f"unknown job type {message.job_type!r}")
+            return await self._fail(record, run_id, "failed", f"unknown job type {message.job_type!r}", "invalid")
         try:
             params = job_type.input_model.model_validate(message.input)
         except ValidationError as exc:
-            return await self._fail(record, run_id, "failed", f"invalid input: {exc.error_count()} error(s)")
+            return await self._fail(record, run_id, "failed", f"invalid input: {exc.error_count()} error(s)", "invalid")
 
         ctx = _Context(self._store, record, run_id, attempt, self._clock)
         remaining = (record.deadline - self._clock.now()).total_seconds()
@@ -104,15 +137,17 @@ class JobRunner:
             log.info("job %s: this delivery stops: %s", message.job_id, exc)
             return Outcome(message.job_id, None, ran=True)
         except JobError as exc:
-            return await self._fail(ctx.record, run_id, "failed", str(exc) or "job failed")
+            return await self._fail(ctx.record, run_id, "failed", str(exc) or "job failed", "error")
         except TimeoutError:
-            return await self._fail(ctx.record, run_id, "timed out", f"no result within {job_type.timeout_seconds:g}s")
+            return await self._fail(
+                ctx.record, run_id, "timed out", f"no result within {job_type.timeout_seconds:g}s", "timed_out"
+            )
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             last = attempt >= self._max_attempts
             try:
                 if last:
-                    await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason)
+                    await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason, "exhausted")
                 else:
                     await self._note(ctx.record, run_id, f"attempt {attempt} of {self._max_attempts} failed; retrying")
             except Exception as bookkeeping:
@@ -138,15 +173,17 @@ class JobRunner:
             )
         except (Superseded, StaleUpdate):
             return Outcome(message.job_id, None, ran=True)
+        report_finished(done)
         return Outcome(message.job_id, done.status.status, ran=True)
 
-    async def _fail(self, record: JobRecord, run_id: str, message: str, error: str) -> Outcome:
+    async def _fail(self, record: JobRecord, run_id: str, message: str, error: str, reason: str) -> Outcome:
         try:
             done = await self._store.update(
                 record, JobUpdate(status=JobState.FAILED, message=message, error=error), run_id=run_id
             )
         except (Superseded, StaleUpdate, JobNotFound):
             return Outcome(record.job_id, None, ran=True)
+        report_finished(done, reason)
         return Outcome(record.job_id, done.status.status, ran=True)
 
     async def _note(self, record: JobRecord, run_id: str, message: str) -> None:
@@ -171,4 +208,5 @@ async def fail_dead_lettered(store: StatusStore, body: str | bytes, reason: str)
         return Outcome(message.job_id, None, ran=False)  # already finished: nothing to do
     except JobNotFound:
         return Outcome(message.job_id, None, ran=False)
+    report_finished(done, "dead_lettered")
     return Outcome(message.job_id, done.status.status, ran=False)

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from jobs.clock import Clock
 from jobs.model import JobState, JobUpdate, StaleUpdate
+from jobs.runner import report_finished
 from jobs.store import StatusStore, TableStatusStore
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
             tidied += 1
             continue
         try:
-            await store.update(
+            done = await store.update(
                 record,
                 JobUpdate(
                     status=JobState.FAILED,
@@ -56,7 +57,8 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
                 ),
             )
             timed_out += 1
-            log.warning("job %s (%s) timed out", job.job_id, job.job_type)
+            log.warning("job %s (%s) timed out", job.job_id, job.job_type, extra={"jobId": job.job_id})
+            report_finished(done, "timed_out")
         except StaleUpdate:
             pass  # it finished meanwhile
     deleted = 0

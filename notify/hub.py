@@ -24,9 +24,10 @@ class Change:
     terminal: bool
     data: bytes  # the pre-encoded `data:` block
     written_at: datetime
+    path: str  # how it arrived: "local" (same process), "feed" (another process), "read" (at stream open)
 
     @classmethod
-    def of(cls, status: JobStatus) -> Change:
+    def of(cls, status: JobStatus, path: str) -> Change:
         return cls(
             status.job_id,
             status.job_type,
@@ -34,6 +35,7 @@ class Change:
             status.status.terminal,
             sse.data_block(status.to_json()),
             status.timestamp,
+            path,
         )
 
 
@@ -46,7 +48,7 @@ class Hub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._latest: dict[str, Change] = {}
 
-    def publish(self, status: JobStatus) -> Change | None:
+    def publish(self, status: JobStatus, path: str = "local") -> Change | None:
         """Deliver `status` if someone watches it and it is newer than what they have."""
         subscribers = self._subscribers.get(status.job_id)
         if not subscribers:
@@ -54,7 +56,7 @@ class Hub:
         latest = self._latest.get(status.job_id)
         if latest is not None and latest.version >= status.version:
             return None
-        change = Change.of(status)
+        change = Change.of(status, path)
         self._latest[status.job_id] = change
         for subscriber in tuple(subscribers):
             subscriber.deliver(change)

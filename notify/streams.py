@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from jobs.clock import Clock, SystemClock
 from notify import sse
 from notify.hub import Change, Hub
+from telemetry.metrics import metrics
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Stream:
         "job_ids",
         "keepalive",
         "last_write",
+        "opened_at",
         "reason",
         "resumed",
         "sent",
@@ -78,6 +81,7 @@ class Stream:
         self.last_write = now
         self.reason = CloseReason.CLIENT_GONE
         self.resumed = any(resume)
+        self.opened_at = datetime.now(UTC)
 
     def deliver(self, change: Change) -> None:
         i = self._index.get(change.job_id)
@@ -104,10 +108,15 @@ class Stream:
     def drain(self) -> tuple[bytes, bool]:
         """The bytes to send now, and whether the stream ends after them."""
         parts: list[bytes] = []
+        now: datetime | None = None
         for change in self._pending.values():
             i = self._index[change.job_id]
             if change.version <= self.sent[i]:
                 continue
+            if change.path != "read" and change.written_at >= self.opened_at:
+                now = now or datetime.now(UTC)
+                latency_ms = (now - change.written_at).total_seconds() * 1000
+                metrics().notify_latency.record(latency_ms, {"path": change.path})
             self.sent[i] = change.version
             self._finished[i] = change.terminal
             event_id = str(change.version) if len(self.sent) == 1 else ".".join(map(str, self.sent))
@@ -137,7 +146,6 @@ class StreamManager:
         retry_ms: int = 3000,
         max_streams: int = 5000,
         clock: Clock | None = None,
-        on_close: Callable[[Stream], None] | None = None,
     ) -> None:
         self._hub = hub
         self.keepalive_seconds = keepalive_seconds
@@ -147,7 +155,6 @@ class StreamManager:
         self._clock = clock or SystemClock()
         self._streams: set[Stream] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._on_close = on_close
         self.shutting_down = False
         self.opened_total = 0
         self.closed: dict[str, int] = {reason.value: 0 for reason in CloseReason}
@@ -164,15 +171,22 @@ class StreamManager:
         self._streams.add(stream)
         self._hub.subscribe(stream.job_ids, stream)
         self.opened_total += 1
+        measure = metrics()
+        measure.open_streams.add(1)
+        measure.streams_opened.add(1, {"resumed": stream.resumed, "jobs": "one" if len(job_ids) == 1 else "many"})
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="sse-ticker")
         return stream
 
-    def discard(self, stream: Stream) -> None:
-        """Forget a stream that was opened but never served (for example a 204)."""
+    def discard(self, stream: Stream, reason: str) -> None:
+        """Forget a stream that was opened but never served: a 204 (`terminal`), or
+        an error found while reading its jobs (`rejected`)."""
         if stream in self._streams:
             self._streams.discard(stream)
             self._hub.unsubscribe(stream.job_ids, stream)
+            measure = metrics()
+            measure.open_streams.add(-1)
+            measure.streams_closed.add(1, {"reason": reason})
 
     async def body(self, stream: Stream) -> AsyncIterator[bytes]:
         """The response body. Clean-up is in `finally`, so a vanished client frees
@@ -193,8 +207,9 @@ class StreamManager:
             self._streams.discard(stream)
             self._hub.unsubscribe(stream.job_ids, stream)
             self.closed[stream.reason.value] += 1
-            if self._on_close is not None:
-                self._on_close(stream)
+            measure = metrics()
+            measure.open_streams.add(-1)
+            measure.streams_closed.add(1, {"reason": stream.reason.value})
 
     def shutdown(self) -> None:
         """Ask every stream to end now with a `reconnect` event (for SIGTERM)."""

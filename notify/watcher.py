@@ -68,7 +68,7 @@ class FeedWatcher:
             started = self._clock.now()
             try:
                 for status in await self._store.changes_since(since):
-                    self._hub.publish(status)
+                    self._hub.publish(status, path="feed")
                 since = started - self._skew
                 self.polls += 1
             except Exception as exc:
@@ -91,4 +91,4 @@ class FeedWatcher:
             if job_id not in active:
                 record = await self._store.get(job_id)
                 if record is not None:
-                    self._hub.publish(record.status)
+                    self._hub.publish(record.status, path="feed")

@@ -1,14 +1,24 @@
-"""Logging that never carries a token.
+"""Logging: structured, correlated, and never carrying a token.
 
-Handlers log route templates, not URLs, but a filter on every handler also
-scrubs anything that looks like a token or a query string, in case a library
-logs a URL on its own.
+- Correlation: `jobId` and the Functions `invocationId` live in context variables;
+  a filter copies them onto every record, so App Insights shows them as
+  customDimensions and the local console prints them.
+- Redaction: handlers log route templates, not URLs, but the filter also scrubs
+  anything that looks like a token or a query string, in case a library logs a URL.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+JOB_ID: ContextVar[str | None] = ContextVar("job_id", default=None)
+INVOCATION_ID: ContextVar[str | None] = ContextVar("invocation_id", default=None)
 
 _PATTERNS = [
     (re.compile(r"(access_token|token|sig|code)=[^&\s\"']+", re.IGNORECASE), r"\1=[redacted]"),
@@ -23,8 +33,33 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
+@contextmanager
+def correlated(*, job_id: str | None = None, invocation_id: str | None = None) -> Iterator[None]:
+    """Tag every log record written inside the block."""
+    tokens = []
+    if job_id is not None:
+        tokens.append((JOB_ID, JOB_ID.set(job_id)))
+    if invocation_id is not None:
+        tokens.append((INVOCATION_ID, INVOCATION_ID.set(invocation_id)))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def new_invocation_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ContextFilter(logging.Filter):
+    """Adds jobId/invocationId and scrubs secrets from the message."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "jobId"):
+            record.jobId = JOB_ID.get()
+        if not hasattr(record, "invocationId"):
+            record.invocationId = INVOCATION_ID.get()
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -32,13 +67,51 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        tags = [f"{k}={getattr(record, k)}" for k in ("jobId", "invocationId") if getattr(record, k, None)]
+        return f"{line} [{' '.join(tags)}]" if tags else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with every `extra` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD and v is not None})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO, *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The Azure SDKs log every request URL at INFO; keep them to warnings.
     for noisy in ("azure", "uamqp", "aiohttp.access", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def install_filter() -> None:
+    """Add the correlation/redaction filter to the handlers someone else configured
+    (the Functions worker's), without replacing them."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())

@@ -1,0 +1,128 @@
+"""The figures an operator needs, as OpenTelemetry instruments.
+
+- requests by route and status (the polling storm, or its absence);
+- open streams, streams opened (and resumed) and closed by reason;
+- polls, and polls made after a client fell back from SSE;
+- job queue wait and run time by job type and outcome; failures by reason;
+- notification latency: status written -> event sent.
+
+Instruments come from the global meter provider, so nothing is exported unless a
+provider is installed: Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is
+set (see `configure`), an in-memory reader on the local host, or a test's reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from opentelemetry import metrics as otel
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter, MeterProvider
+
+    from settings import Settings
+
+log = logging.getLogger(__name__)
+
+METER_NAME = "job_events"
+
+# Seconds: queue waits and run times span milliseconds to an hour.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+# Milliseconds: same-process notifications take ~1 ms, cross-process up to ~1 s.
+LATENCY_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 2000, 5000)
+
+
+class Metrics:
+    def __init__(self, meter: Meter) -> None:
+        self.requests = meter.create_counter(
+            "jobevents.http.requests", unit="{request}", description="HTTP requests by route, method and status"
+        )
+        self.open_streams = meter.create_up_down_counter(
+            "jobevents.streams.open", unit="{stream}", description="SSE streams open now"
+        )
+        self.streams_opened = meter.create_counter(
+            "jobevents.streams.opened",
+            unit="{stream}",
+            description="SSE streams opened; resumed=true with Last-Event-ID",
+        )
+        self.streams_closed = meter.create_counter(
+            "jobevents.streams.closed",
+            unit="{stream}",
+            description="SSE streams closed or refused, by reason: terminal, client_gone, lifetime, shutdown, "
+            "capacity, auth",
+        )
+        self.polls = meter.create_counter(
+            "jobevents.polls", unit="{request}", description="Status reads; fallback=true after SSE failed"
+        )
+        self.queue_wait = meter.create_histogram(
+            "jobevents.jobs.queue_wait",
+            unit="s",
+            description="Started -> Running, by job type",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.run_time = meter.create_histogram(
+            "jobevents.jobs.run_time",
+            unit="s",
+            description="Running -> terminal, by job type and outcome",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.jobs_finished = meter.create_counter(
+            "jobevents.jobs.finished",
+            unit="{job}",
+            description="Jobs that reached a terminal state, by type and outcome",
+        )
+        self.jobs_failed = meter.create_counter(
+            "jobevents.jobs.failed",
+            unit="{job}",
+            description="Failed jobs by reason: error, exhausted (dead-lettered), timed_out, unqueued, invalid",
+        )
+        self.notify_latency = meter.create_histogram(
+            "jobevents.notify.latency",
+            unit="ms",
+            description="Status written -> event sent, by path (local, feed)",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+        )
+
+    def job_finished(self, job_type: str, outcome: str, run_seconds: float | None, reason: str | None) -> None:
+        self.jobs_finished.add(1, {"job_type": job_type, "outcome": outcome})
+        if run_seconds is not None:
+            self.run_time.record(run_seconds, {"job_type": job_type, "outcome": outcome})
+        if outcome == "Failed":
+            self.jobs_failed.add(1, {"job_type": job_type, "reason": reason or "error"})
+
+
+_current = Metrics(otel.get_meter(METER_NAME))
+
+
+def metrics() -> Metrics:
+    return _current
+
+
+def use_provider(provider: MeterProvider) -> Metrics:
+    """Record into `provider` from now on (the local host and tests use this)."""
+    global _current
+    _current = Metrics(provider.get_meter(METER_NAME))
+    return _current
+
+
+def configure(settings: Settings) -> bool:
+    """Export to Application Insights when a connection string is set; otherwise nothing."""
+    if settings.appinsights_connection is None:
+        return False
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    credential = None
+    if settings.storage_client_id:
+        # Local auth is off on the Application Insights resource: sign in as the app's identity.
+        from azure.identity import ManagedIdentityCredential
+
+        credential = ManagedIdentityCredential(client_id=settings.storage_client_id)
+    configure_azure_monitor(
+        connection_string=settings.appinsights_connection.get_secret_value(),
+        credential=credential,
+        logger_name="",  # the root logger: api, jobs, notify all flow to traces
+    )
+    use_provider(otel.get_meter_provider())
+    log.info("telemetry: exporting to Application Insights")
+    return True
