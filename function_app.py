@@ -12,8 +12,11 @@ from api import handlers, meta
 from jobs.sweeper import sweep
 from services import get_services
 from settings import QueueBackend, get_settings
+from telemetry import configure_telemetry
+from telemetry.logs import correlated
 
 settings = get_settings()  # a wrong or missing setting stops start-up here, by name
+configure_telemetry(settings)  # exports only when APPLICATIONINSIGHTS_CONNECTION_STRING is set
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
@@ -60,17 +63,20 @@ async def openapi(req: Request) -> Response:
 if settings.queue_backend is QueueBackend.SERVICEBUS:
 
     @app.service_bus_queue_trigger(arg_name="msg", queue_name="%JOBS_QUEUE_NAME%", connection="ServiceBusConnection")
-    async def run_job_servicebus(msg: func.ServiceBusMessage) -> None:
-        await get_services().runner.handle(msg.get_body(), msg.delivery_count or 1)
+    async def run_job_servicebus(msg: func.ServiceBusMessage, context: func.Context) -> None:
+        with correlated(invocation_id=context.invocation_id):
+            await get_services().runner.handle(msg.get_body(), msg.delivery_count or 1)
 
 else:
 
     @app.queue_trigger(arg_name="msg", queue_name="%JOBS_QUEUE_NAME%", connection="AzureWebJobsStorage")
-    async def run_job_storage(msg: func.QueueMessage) -> None:
-        await get_services().runner.handle(msg.get_body(), msg.dequeue_count or 1)
+    async def run_job_storage(msg: func.QueueMessage, context: func.Context) -> None:
+        with correlated(invocation_id=context.invocation_id):
+            await get_services().runner.handle(msg.get_body(), msg.dequeue_count or 1)
 
 
 @app.timer_trigger(arg_name="timer", schedule="%JOBS_SWEEP_SCHEDULE%", run_on_startup=False)
-async def sweep_jobs(timer: func.TimerRequest) -> None:
+async def sweep_jobs(timer: func.TimerRequest, context: func.Context) -> None:
     services = get_services()
-    await sweep(services.store, services.clock)
+    with correlated(invocation_id=context.invocation_id):
+        await sweep(services.store, services.clock)

@@ -7,9 +7,11 @@ the way the Functions host resolves them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,22 +50,38 @@ class HttpFunction:
 
 
 @dataclass(frozen=True)
-class QueueFunction:
-    name: str
-    kind: str  # "queueTrigger" or "serviceBusTrigger"
-    queue_name: str
-    connection: str
-    arg_name: str
-    call: Callable[..., Awaitable[Any]]
+class LocalContext:
+    """What the Functions worker passes as `context`, as far as this app uses it."""
+
+    invocation_id: str
+    function_name: str
+    function_directory: str = str(ROOT)
 
 
 @dataclass(frozen=True)
-class TimerFunction:
+class TriggeredFunction:
     name: str
-    schedule: str  # NCRONTAB, seconds first
-    run_on_startup: bool
     arg_name: str
     call: Callable[..., Awaitable[Any]]
+
+    async def invoke(self, value: object) -> Any:
+        kwargs: dict[str, object] = {self.arg_name: value}
+        if "context" in inspect.signature(self.call).parameters:
+            kwargs["context"] = LocalContext(str(uuid.uuid4()), self.name)
+        return await self.call(**kwargs)
+
+
+@dataclass(frozen=True)
+class QueueFunction(TriggeredFunction):
+    kind: str = "queueTrigger"  # or "serviceBusTrigger"
+    queue_name: str = ""
+    connection: str = ""
+
+
+@dataclass(frozen=True)
+class TimerFunction(TriggeredFunction):
+    schedule: str = ""  # NCRONTAB, seconds first
+    run_on_startup: bool = False
 
 
 @dataclass
@@ -103,21 +121,21 @@ def read_functions(app: func.FunctionApp) -> FunctionTable:
             table.queues.append(
                 QueueFunction(
                     function.get_function_name(),
-                    kind,
-                    resolve(spec["queueName"]),
-                    spec["connection"],
                     spec["name"],
                     user,
+                    kind=kind,
+                    queue_name=resolve(spec["queueName"]),
+                    connection=spec["connection"],
                 )
             )
         elif kind == "timerTrigger":
             table.timers.append(
                 TimerFunction(
                     function.get_function_name(),
-                    resolve(spec["schedule"]),
-                    bool(spec.get("runOnStartup")),
                     spec["name"],
                     user,
+                    schedule=resolve(spec["schedule"]),
+                    run_on_startup=bool(spec.get("runOnStartup")),
                 )
             )
         else:

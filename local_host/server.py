@@ -35,6 +35,7 @@ from local_host.queue_worker import StorageQueueWorker
 from local_host.timers import run_timer
 from services import Services, get_services
 from settings import get_settings
+from telemetry.snapshot import install_local_reader, snapshot
 
 log = logging.getLogger("local_host")
 
@@ -95,7 +96,7 @@ class LocalHost:
             worker = StorageQueueWorker(
                 queue=queue,
                 poison=poison,
-                invoke=lambda message, f=function: f.call(**{f.arg_name: message}),
+                invoke=function.invoke,
                 max_dequeue_count=int(queues_config.get("maxDequeueCount", 5)),
                 retry_delay=_timespan_seconds(queues_config.get("visibilityTimeout", "00:00:00"), 0),
                 batch_size=int(queues_config.get("batchSize", 16)),
@@ -151,6 +152,7 @@ class LocalHost:
             },
             "queue": [vars(w.stats) for w in self.workers],
             "storageOperations": OPERATIONS.snapshot(),
+            "metrics": snapshot(),
             "process": {
                 "asyncioTasks": len(asyncio.all_tasks()),
                 "openFiles": fds,
@@ -173,6 +175,7 @@ def _current_rss_kib() -> int | None:
 def build_app(
     *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30, demo_dir: Path | None = None
 ) -> Starlette:
+    install_local_reader()  # before the app imports: the diagnostics read these metrics
     function_app = importlib.import_module("function_app")
     table = read_functions(function_app.app)
     host = LocalHost(table, run_worker=run_worker, run_timers=run_timers, lease_seconds=lease_seconds)

@@ -32,6 +32,6 @@ async def run_timer(timer: TimerFunction) -> None:
 
 async def _fire(timer: TimerFunction) -> None:
     try:
-        await timer.call(**{timer.arg_name: timer_request()})
+        await timer.invoke(timer_request())
     except Exception as exc:
         log.warning("timer %s failed: %s", timer.name, type(exc).__name__, exc_info=True)

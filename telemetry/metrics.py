@@ -17,6 +17,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics as otel
+from opentelemetry.sdk.trace import Span, SpanProcessor
+
+from telemetry.logs import redact
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
@@ -106,6 +109,18 @@ def use_provider(provider: MeterProvider) -> Metrics:
     return _current
 
 
+class RedactingSpanProcessor(SpanProcessor):
+    """Scrubs tokens and query strings from URL attributes of any span (storage calls included)."""
+
+    URL_KEYS = ("url.full", "url.query", "http.url", "http.target")
+
+    def on_start(self, span: Span, parent_context: object = None) -> None:
+        for key in self.URL_KEYS:
+            value = span.attributes.get(key) if span.attributes else None
+            if value is not None:
+                span.set_attribute(key, redact(str(value)))
+
+
 def configure(settings: Settings) -> bool:
     """Export to Application Insights when a connection string is set; otherwise nothing."""
     if settings.appinsights_connection is None:
@@ -122,6 +137,15 @@ def configure(settings: Settings) -> bool:
         connection_string=settings.appinsights_connection.get_secret_value(),
         credential=credential,
         logger_name="",  # the root logger: api, jobs, notify all flow to traces
+        # The Functions host already records each request; a second, in-process
+        # request span would also carry the URL, and stream URLs carry tokens.
+        instrumentation_options={
+            "fastapi": {"enabled": False},
+            "requests": {"enabled": False},
+            "urllib": {"enabled": False},
+            "urllib3": {"enabled": False},
+        },
+        span_processors=[RedactingSpanProcessor()],
     )
     use_provider(otel.get_meter_provider())
     log.info("telemetry: exporting to Application Insights")
