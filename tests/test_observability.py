@@ -1,0 +1,173 @@
+"""The operator's figures: metric points with the right attributes, the open-streams
+counter back at zero, logs without tokens, and a health check that tells the truth."""
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+
+import httpx
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from jobs.queue import JobMessage
+from jobs.runner import JobRunner
+from notify.hub import Hub
+from notify.streams import StreamManager
+from telemetry import metrics as telemetry_metrics
+from telemetry.logs import ContextFilter, correlated
+from telemetry.snapshot import snapshot, total
+from tests.support.processes import Azurite, isolated_settings
+
+
+@pytest.fixture
+def reader():
+    memory = InMemoryMetricReader()
+    previous = telemetry_metrics.metrics()
+    telemetry_metrics.use_provider(MeterProvider(metric_readers=[memory]))
+    yield memory
+    telemetry_metrics._current = previous
+
+
+async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):
+    runner = JobRunner(store, 3)
+    done, failed = str(uuid.uuid4()), str(uuid.uuid4())
+    await store.create(done, "Sleep", "a", 60)
+    await store.create(failed, "Fail", "a", 60)
+    await runner.handle(JobMessage(job_id=done, job_type="Sleep", input={"seconds": 0.1, "steps": 1}).to_json(), 1)
+    await runner.handle(JobMessage(job_id=failed, job_type="Fail", input={"afterSeconds": 0}).to_json(), 1)
+    view = snapshot(reader)
+    assert total(view, "jobevents.jobs.queue_wait", job_type="Sleep") == 1
+    assert total(view, "jobevents.jobs.run_time", job_type="Sleep", outcome="Completed") == 1
+    assert total(view, "jobevents.jobs.finished", job_type="Fail", outcome="Failed") == 1
+    assert total(view, "jobevents.jobs.failed", job_type="Fail", reason="error") == 1
+    run = next(p for p in view["jobevents.jobs.run_time"] if p["attributes"]["job_type"] == "Sleep")
+    assert 0.1 <= run["sum"] < 5
+
+
+async def test_a_stream_records_open_close_reason_and_latency(reader):
+    from datetime import UTC, datetime
+
+    from jobs.model import JobState, JobStatus
+
+    hub = Hub()
+    streams = StreamManager(hub, keepalive_seconds=5, lifetime_seconds=60)
+    job_id = str(uuid.uuid4())
+    stream = streams.open([job_id], [0])
+    body = streams.body(stream)
+    status = JobStatus(job_id=job_id, job_type="Sleep", status=JobState.QUEUED, timestamp=datetime.now(UTC), version=1)
+    hub.publish(status, path="read")
+    await anext(body)
+    assert total(snapshot(reader), "jobevents.streams.open") == 1
+    hub.publish(status.model_copy(update={"status": JobState.COMPLETED, "version": 2, "timestamp": datetime.now(UTC)}))
+    chunks = [chunk async for chunk in body]
+    assert b'"status":"Completed"' in b"".join(chunks)
+    view = snapshot(reader)
+    assert total(view, "jobevents.streams.open") == 0
+    assert total(view, "jobevents.streams.opened", resumed=False, jobs="one") == 1
+    assert total(view, "jobevents.streams.closed", reason="terminal") == 1
+    latency = view["jobevents.notify.latency"]
+    assert [p["attributes"] for p in latency] == [{"path": "local"}] and latency[0]["count"] == 1
+
+
+def test_open_streams_counter_returns_to_zero_when_clients_vanish(host_factory):
+    host = host_factory(SSE_KEEPALIVE_SECONDS="0.3")
+    base = host.base_url
+    jobs = [httpx.post(f"{base}/api/jobs/Sleep/start", json={"seconds": 30, "steps": 1}).json() for _ in range(3)]
+    sockets = []
+    for job in jobs:
+        raw = socket.create_connection(("127.0.0.1", host.port))
+        raw.sendall(f"GET {job['eventsUrl']}?access_token={job['token']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert raw.recv(100).startswith(b"HTTP/1.1 200")
+        sockets.append(raw)
+
+    def open_streams() -> float:
+        return total(host.diagnostics()["metrics"], "jobevents.streams.open")
+
+    assert open_streams() == 3
+    for raw in sockets:  # the clients vanish without a goodbye
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        raw.close()
+    deadline = time.monotonic() + 10
+    while open_streams() != 0:
+        assert time.monotonic() < deadline, "open-streams counter did not return to zero"
+        time.sleep(0.2)
+    view = host.diagnostics()["metrics"]
+    assert total(view, "jobevents.streams.closed", reason="client_gone") == 3
+    assert host.diagnostics()["streams"]["open"] == 0
+
+
+def test_requests_are_counted_by_route_and_status(shared_host):
+    base = shared_host.base_url
+    before = total(
+        shared_host.diagnostics()["metrics"],
+        "jobevents.http.requests",
+        **{"http.route": "/api/jobs/{jobType}/{jobId}", "http.response.status_code": 404},
+    )
+    httpx.get(f"{base}/api/jobs/Sleep/{uuid.uuid4()}")
+    httpx.get(f"{base}/api/jobs/Sleep/{uuid.uuid4()}?fallback=1")
+    view = shared_host.diagnostics()["metrics"]
+    after = total(
+        view,
+        "jobevents.http.requests",
+        **{"http.route": "/api/jobs/{jobType}/{jobId}", "http.response.status_code": 404},
+    )
+    assert after - before == 2
+
+
+def test_log_records_carry_job_and_invocation_ids_and_no_tokens(caplog):
+    logger = logging.getLogger("tests.redaction")
+    caplog.handler.addFilter(ContextFilter())
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"
+    with caplog.at_level(logging.INFO, logger="tests.redaction"), correlated(job_id="job-1", invocation_id="inv-9"):
+        logger.info("GET /api/jobs/Sleep/x/events?access_token=%s&lastEventId=3", token)
+        logger.info("Authorization: Bearer %s", token)
+    assert all(r.jobId == "job-1" and r.invocationId == "inv-9" for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in text and "access_token=[redacted]" in text and "Bearer [redacted]" in text
+
+
+def test_health_tells_the_truth_with_storage_up_and_down(host_factory):
+    azurite = Azurite.create()
+    azurite.start()
+    try:
+        host = host_factory(isolated_settings(azurite))
+        up = httpx.get(f"{host.base_url}/api/health")
+        assert up.status_code == 200
+        assert up.json()["status"] == "healthy" and up.json()["checks"] == {"storage": "ok", "queue": "ok"}
+        azurite.stop()
+        started = time.monotonic()
+        down = httpx.get(f"{host.base_url}/api/health", timeout=15)
+        assert time.monotonic() - started < 8, "a probe must answer quickly even when storage is down"
+        assert down.status_code == 503 and down.headers["retry-after"].isdigit()
+        assert down.json()["status"] == "unhealthy"
+        assert down.json()["checks"]["storage"].startswith("unavailable")
+        for answer in (up, down):
+            assert "AccountKey" not in answer.text and "devstoreaccount1" not in answer.text
+        azurite.start()
+        assert httpx.get(f"{host.base_url}/api/health").status_code == 200
+    finally:
+        azurite.destroy()
+
+
+def test_no_exporter_without_a_connection_string():
+    from settings import Settings
+
+    settings = Settings.model_validate(
+        {"AUTH_MODE": "none", "AzureWebJobsStorage": "UseDevelopmentStorage=true", "JOBS_QUEUE_BACKEND": "storage"}
+    )
+    assert telemetry_metrics.configure(settings) is False
+
+
+async def test_stream_metrics_survive_many_streams_quickly(reader):
+    hub = Hub()
+    streams = StreamManager(hub, keepalive_seconds=5, lifetime_seconds=60)
+    opened = [streams.open([str(uuid.uuid4())], [0]) for _ in range(50)]
+    for stream in opened:
+        streams.discard(stream, "rejected")
+    await asyncio.sleep(0)
+    view = snapshot(reader)
+    assert total(view, "jobevents.streams.open") == 0
+    assert total(view, "jobevents.streams.closed", reason="rejected") == 50
