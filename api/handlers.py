@@ -114,15 +114,21 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
-@endpoint("GET /api/jobs/{jobType}/{jobId}")
-async def get_status(request: Request) -> Response:
+async def _callers_job(request: Request) -> tuple[Services, Principal, JobRecord]:
+    """The job named by the path, if the caller owns it (else 401/404)."""
     services = get_services()
     job_type = _job_type(request)
     principal = await services.auth.principal(request)
     record = await _owned_job(services, principal, job_type.name, request.path_params.get("jobId", ""))
+    return services, principal, record
+
+
+@endpoint("GET /api/jobs/{jobType}/{jobId}")
+async def get_status(request: Request) -> Response:
+    _, _, record = await _callers_job(request)
     status = record.status
     # Clients add ?fallback=1 to polls made because SSE failed: the fallback rate.
-    metrics().polls.add(1, {"job_type": job_type.name, "fallback": request.query_params.get("fallback") == "1"})
+    metrics().polls.add(1, {"job_type": status.job_type, "fallback": request.query_params.get("fallback") == "1"})
     etag = f'"{status.version}"'
     headers = {"ETag": etag}
     if not status.status.terminal:
@@ -134,12 +140,11 @@ async def get_status(request: Request) -> Response:
 
 @endpoint("POST /api/jobs/{jobType}/{jobId}/token")
 async def mint_token(request: Request) -> Response:
-    services = get_services()
-    job_type = _job_type(request)
-    principal = await services.auth.principal(request)
-    record = await _owned_job(services, principal, job_type.name, request.path_params.get("jobId", ""))
+    services, principal, record = await _callers_job(request)
     token, expires = services.tokens.issue(principal.id, [record.job_id])
-    body = StreamToken(token=token, token_expires_at=expires, events_url=events_url(job_type.name, record.job_id))
+    body = StreamToken(
+        token=token, token_expires_at=expires, events_url=events_url(record.status.job_type, record.job_id)
+    )
     return JSONResponse(body.model_dump(mode="json", by_alias=True))
 
 
