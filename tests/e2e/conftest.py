@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.processes import ROOT, LocalHostProcess
 
@@ -181,11 +182,22 @@ class DemoPage:
         )
 
     def wait_all_settled(self, count: int, timeout_s: float = 60) -> None:
-        self.wait_until(
-            "(rows, n) => rows.length === n && rows.every(r => ['Completed', 'Failed'].includes(r.status))",
-            count,
-            timeout_s,
-        )
+        try:
+            self.wait_until(
+                "(rows, n) => rows.length === n && rows.every(r => ['Completed', 'Failed'].includes(r.status))",
+                count,
+                timeout_s,
+            )
+        except PlaywrightTimeoutError:
+            rows = [(r["type"], r["status"], r["via"], r["message"]) for r in self.rows()]
+            raise AssertionError(
+                f"not every job finished within {timeout_s}s: {rows}; requests {dict(self.counts())}; "
+                f"page {self.probe()}; error shown: {self.error_text()!r}"
+            ) from None
+
+    def error_text(self) -> str | None:
+        error = self.page.get_by_test_id("error")
+        return error.inner_text() if error.count() else None
 
     def probe(self) -> dict[str, int]:
         return self.page.evaluate("window.__probe()")

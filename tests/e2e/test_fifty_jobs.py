@@ -130,7 +130,7 @@ def test_fifty_jobs_finish_live_over_at_most_two_connections(sse_run: FiftyRun) 
     assert_nothing_left_running(sse_run)
 
     counts = sse_run.counts
-    assert counts["start"] == 50
+    assert counts["start"] >= 50  # a start answered 503 (not started) is retried
     assert counts["poll"] == 0, "SSE mode fell back to polling"
     assert counts["job-stream"] == counts["job-token"] == counts["other"] == 0
     assert counts["stream"] >= 1

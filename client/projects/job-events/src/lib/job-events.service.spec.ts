@@ -291,6 +291,33 @@ describe('JobEventsService.watchJob', () => {
     expect(FakeEventSource.all).toHaveLength(0);
   });
 
+  it('when a combined stream cannot open, only the jobs the old stream lacks fall back', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest().open();
+    const b = watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    grant('token-2');
+    FakeEventSource.latest().fail(); // e.g. 503: the server is at capacity
+    vi.advanceTimersByTime(1000);
+    grant('token-3');
+    FakeEventSource.latest().fail();
+    vi.advanceTimersByTime(3000);
+    grant('token-4');
+    FakeEventSource.latest().fail();
+
+    expect(service.transportOf(JOB_A)).toBe('sse');
+    expect(service.transportOf(JOB_B)).toBe('fallback');
+    expect(first.closed).toBe(false);
+    http.expectOne(`/api/jobs/Sleep/${JOB_B}`).flush(jobEvent(JOB_B, 2, 'Completed'));
+    first.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
+    expect(a.completed && b.completed).toBe(true);
+    expect(first.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('polls only, and opens no stream, when polling is asked for', () => {
     setup();
     const a = watch(JOB_A, 'polling');
@@ -433,6 +460,26 @@ describe('JobEventsService.watchJob', () => {
     expect(FakeEventSource.live()).toHaveLength(0);
   });
 
+  it('adds jobs to the least-loaded stream, keeping full streams as they are', () => {
+    setup();
+    const watchers = Array.from({ length: 70 }, (_, i) => watch(jobId(i + 1)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([50, 20]);
+    const [full, partial] = FakeEventSource.live();
+    full.open();
+    partial.open();
+    watchers.push(watch(jobId(71)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([21]); // the 20 plus the new one
+    const combined = FakeEventSource.latest().open();
+    expect(partial.closed).toBe(true);
+    expect(full.closed).toBe(false);
+    expect(FakeEventSource.live()).toEqual([full, combined]);
+    expect(FakeEventSource.maxOpen).toBe(3);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
   it('closes the stream and leaves no timer when the last subscriber unsubscribes', () => {
     setup();
     const [a, b] = [watch(JOB_A), watch(JOB_B)];
@@ -501,5 +548,64 @@ describe('JobEventsService.watchJob', () => {
     expect(source.closed).toBe(true);
     expect(service.stats().openStreams).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('JobEventsService.startJob', () => {
+  let http: HttpTestingController;
+  let service: JobEventsService;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    TestBed.configureTestingModule({
+      providers: [provideHttpClient(), provideHttpClientTesting(), provideJobEvents()],
+    });
+    http = TestBed.inject(HttpTestingController);
+    service = TestBed.inject(JobEventsService);
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  it('posts the input and answers what the server accepted', () => {
+    let started: unknown;
+    service.startJob('Sleep', { seconds: 2 }).subscribe((answer) => (started = answer));
+    const request = http.expectOne({ method: 'POST', url: '/api/jobs/Sleep/start' });
+    expect(request.request.body).toEqual({ seconds: 2 });
+    request.flush(
+      { jobId: JOB_A, jobType: 'Sleep', status: 'Queued' },
+      { status: 202, statusText: 'Accepted' },
+    );
+    expect(started).toMatchObject({ jobId: JOB_A });
+  });
+
+  it('retries a 503 (the job was not started) after Retry-After, but not a 422', () => {
+    const errors: unknown[] = [];
+    let started: unknown;
+    service
+      .startJob('Sleep', {})
+      .subscribe({ next: (a) => (started = a), error: (e) => errors.push(e) });
+    http
+      .expectOne('/api/jobs/Sleep/start')
+      .flush(
+        { title: 'busy' },
+        { status: 503, statusText: 'Unavailable', headers: { 'Retry-After': '5' } },
+      );
+    vi.advanceTimersByTime(4999);
+    http.expectNone('/api/jobs/Sleep/start');
+    vi.advanceTimersByTime(1);
+    http
+      .expectOne('/api/jobs/Sleep/start')
+      .flush({ jobId: JOB_A }, { status: 202, statusText: 'Accepted' });
+    expect(started).toMatchObject({ jobId: JOB_A });
+
+    service.startJob('Sleep', { seconds: -1 }).subscribe({ error: (e) => errors.push(e) });
+    http
+      .expectOne('/api/jobs/Sleep/start')
+      .flush({ title: 'invalid' }, { status: 422, statusText: 'Unprocessable' });
+    expect(errors).toHaveLength(1);
+    expect(service.stats().starts).toBe(3);
   });
 });

@@ -1,4 +1,4 @@
-import { HttpClient } from '@angular/common/http';
+import { HttpClient, HttpErrorResponse } from '@angular/common/http';
 import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core';
 import {
   catchError,
@@ -8,12 +8,15 @@ import {
   MonoTypeOperatorFunction,
   Observable,
   ReplaySubject,
+  retry,
   share,
   takeWhile,
   tap,
   throwError,
+  timer,
 } from 'rxjs';
 
+import { retryAfterMs } from './backoff';
 import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
 import { StreamUnavailableError } from './errors';
 import { isTerminal, JobEvent, JobRef, JobStarted, JobTransport } from './models';
@@ -89,15 +92,27 @@ export class JobEventsService {
     inject(DestroyRef).onDestroy(() => this.pool.close());
   }
 
-  /** `POST {apiUrl}/jobs/{jobType}/start` with `input` as the JSON body. */
+  /**
+   * `POST {apiUrl}/jobs/{jobType}/start` with `input` as the JSON body.
+   *
+   * A `503` or `429` means the server did not start the job (a backing service or
+   * the queue was unavailable), so it is retried up to twice after the server's
+   * `Retry-After`. Nothing else is retried: a lost answer could hide a started job.
+   */
   startJob(jobType: string, input: object = {}): Observable<JobStarted> {
+    const url = `${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`;
     return defer(() => {
       this.count('starts');
-      return this.http.post<JobStarted>(
-        `${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`,
-        input,
-      );
-    });
+      return this.http.post<JobStarted>(url, input);
+    }).pipe(
+      retry({
+        count: 2,
+        delay: (error: unknown) =>
+          error instanceof HttpErrorResponse && (error.status === 503 || error.status === 429)
+            ? timer(Math.max(1000, retryAfterMs(error.headers.get('Retry-After'))))
+            : throwError(() => error),
+      }),
+    );
   }
 
   /**

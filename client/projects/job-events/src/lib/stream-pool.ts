@@ -41,6 +41,7 @@ interface Member {
 
 /** One stream (one `EventSource` at a time) for up to `maxJobsPerStream` jobs. */
 class Connection {
+  /** Opened at least once. */
   ready = false;
   closed = false;
   subscription?: Subscription;
@@ -49,19 +50,11 @@ class Connection {
   readonly sent = new Map<string, number>();
 
   constructor(
-    readonly generation: Generation,
     readonly refs: readonly JobRef[],
+    /** The stream this one takes over from once it is open. */
+    public replaces: Connection | null,
   ) {
     this.ids = new Set(refs.map((ref) => ref.jobId));
-  }
-}
-
-/** The streams that together carry every watched job, as planned at one moment. */
-class Generation {
-  connections: Connection[] = [];
-
-  get ready(): boolean {
-    return this.connections.every((connection) => connection.ready);
   }
 }
 
@@ -72,10 +65,12 @@ class Generation {
  * connection (two while it swaps streams; a browser allows six per site).
  *
  * - Jobs added within `batchMs` of each other share the next plan.
- * - When the watched set grows, the pool opens a new combined stream resuming
- *   from the versions already seen (`lastEventId` = the version vector), and
- *   closes the old stream once the new one is open. Only one new stream opens
- *   at a time; jobs added meanwhile wait for the next one.
+ * - New jobs join the open stream with the fewest watched jobs, if they fit:
+ *   a combined stream opens, resuming from the versions already seen
+ *   (`lastEventId` = the version vector), and the old one closes once the new
+ *   one is open. Jobs that do not fit get streams of their own.
+ * - One change at a time: jobs added while a stream opens wait for the next
+ *   plan, so a burst of new jobs costs a few streams, not one each.
  * - A stream closes as soon as none of its jobs is watched any more (each job
  *   leaves when its subscriber gets the terminal event or unsubscribes).
  * - A planned close (`event: reconnect`) reopens at once, reusing the token
@@ -85,7 +80,7 @@ class Generation {
  */
 export class StreamPool {
   private readonly members = new Map<string, Member>();
-  private generations: Generation[] = [];
+  private connections: Connection[] = [];
   private readonly changed = new Subject<void>();
   private readonly flush = new Subject<void>();
   private readonly planner: Subscription;
@@ -103,7 +98,7 @@ export class StreamPool {
 
   /** Streams currently planned (open, opening or reconnecting). */
   get connectionCount(): number {
-    return this.generations.reduce((n, generation) => n + generation.connections.length, 0);
+    return this.connections.length;
   }
 
   /** The events of one job, each version once; errors with StreamUnavailableError when streaming fails. */
@@ -128,46 +123,58 @@ export class StreamPool {
   close(): void {
     this.closed = true;
     this.planner.unsubscribe();
-    for (const generation of [...this.generations]) this.closeGeneration(generation);
+    for (const connection of [...this.connections]) this.closeConnection(connection);
   }
 
   private leave(member: Member): void {
     if (this.members.get(member.ref.jobId) !== member) return;
     this.members.delete(member.ref.jobId);
-    this.sweep();
+    // Close every stream that no longer carries a watched job.
+    for (const connection of [...this.connections]) {
+      if (this.watchedOn(connection).length === 0) this.closeConnection(connection);
+    }
     if (this.members.size === 0) this.flush.next(); // nothing to plan: end any batch window now
   }
 
-  /** Make sure the newest generation carries every watched job, or plan a new one. */
+  /** Give every watched job a stream. */
   private plan(): void {
-    const wanted = [...this.members.values()];
-    if (this.closed || wanted.length === 0) return;
-    const newest = this.generations.at(-1);
-    if (newest && wanted.every((member) => this.covers(newest, member))) return;
-    // One generation opens at a time: the next plan runs once this one is open
-    // (or gone), and takes every job added meanwhile. Holds the connections to
-    // two (old + opening) and keeps a burst of new jobs from costing a stream each.
-    if (newest && !newest.ready) return;
+    if (this.closed || this.members.size === 0) return;
+    // One change at a time: the next plan runs when the opening stream is open (or gone).
+    if (this.connections.some((connection) => !connection.ready)) return;
+    const uncovered = [...this.members.values()].filter(
+      (member) => !this.connections.some((connection) => this.covers(connection, member)),
+    );
+    if (uncovered.length === 0) return;
 
-    const generation = new Generation();
     const size = this.config.maxJobsPerStream;
-    for (let i = 0; i < wanted.length; i += size) {
-      const refs = wanted.slice(i, i + size).map((member) => member.ref);
-      generation.connections.push(new Connection(generation, refs));
+    let refs = uncovered.map((member) => member.ref);
+    // Join the open stream with the fewest watched jobs, if they all fit.
+    const target = this.connections
+      .map((connection) => ({ connection, watched: this.watchedOn(connection) }))
+      .sort((a, b) => a.watched.length - b.watched.length)[0];
+    let replaces: Connection | null = null;
+    if (target && target.watched.length + refs.length <= size) {
+      refs = [...target.watched.map((member) => member.ref), ...refs];
+      replaces = target.connection;
     }
-    this.generations.push(generation);
-    for (const connection of generation.connections) {
+    for (let i = 0; i < refs.length; i += size) {
+      const connection = new Connection(refs.slice(i, i + size), replaces);
+      this.connections.push(connection);
       const subscription = this.connect(connection).subscribe();
       if (!connection.closed) connection.subscription = subscription;
     }
   }
 
-  /** The generation carries the job and has sent nothing this member has not seen. */
-  private covers(generation: Generation, member: Member): boolean {
+  /** The stream carries the job and has sent nothing this member has not seen. */
+  private covers(connection: Connection, member: Member): boolean {
     const id = member.ref.jobId;
-    return generation.connections.some(
-      (connection) => connection.ids.has(id) && (connection.sent.get(id) ?? 0) <= member.version,
-    );
+    return connection.ids.has(id) && (connection.sent.get(id) ?? 0) <= member.version;
+  }
+
+  private watchedOn(connection: Connection): Member[] {
+    return connection.refs
+      .map((ref) => this.members.get(ref.jobId))
+      .filter((member): member is Member => member !== undefined);
   }
 
   private connect(connection: Connection): Observable<SseFrame> {
@@ -241,7 +248,9 @@ export class StreamPool {
   private onFrame(connection: Connection, frame: SseFrame): void {
     if (frame.kind === 'open') {
       connection.ready = true;
-      this.promote(connection.generation);
+      if (connection.replaces) this.closeConnection(connection.replaces);
+      connection.replaces = null;
+      this.changed.next(); // jobs added while it opened
     } else if (frame.kind === 'message') {
       this.deliver(connection, frame.data);
     }
@@ -266,49 +275,25 @@ export class StreamPool {
     }
   }
 
-  /** Once every stream of a generation is open, the older generations can go. */
-  private promote(generation: Generation): void {
-    const index = this.generations.indexOf(generation);
-    if (index < 0 || !generation.ready) return;
-    for (const older of this.generations.slice(0, index)) this.closeGeneration(older);
-    this.changed.next(); // jobs added while it opened
-  }
-
+  /** Out of attempts: the jobs no other stream carries fall back (a replaced stream's jobs ride on). */
   private failed(connection: Connection, error: unknown): void {
-    // An older generation's jobs are all carried by the newest one: nothing to do.
-    if (connection.generation !== this.generations.at(-1)) return;
-    const members = [...connection.ids]
-      .map((id) => this.members.get(id))
-      .filter((m): m is Member => !!m);
-    for (const member of members) member.sink.error(new StreamUnavailableError(error));
-  }
-
-  /** Close every stream that no longer carries a watched job. */
-  private sweep(): void {
-    for (const generation of [...this.generations]) {
-      for (const connection of [...generation.connections]) {
-        if (![...connection.ids].some((id) => this.members.has(id)))
-          this.closeConnection(connection);
+    const others = this.connections.filter((other) => other !== connection);
+    for (const member of this.watchedOn(connection)) {
+      if (!others.some((other) => this.covers(other, member))) {
+        member.sink.error(new StreamUnavailableError(error));
       }
     }
-  }
-
-  private closeGeneration(generation: Generation): void {
-    for (const connection of [...generation.connections]) this.closeConnection(connection);
   }
 
   private closeConnection(connection: Connection): void {
     if (connection.closed) return;
     connection.closed = true;
     connection.subscription?.unsubscribe();
-    const generation = connection.generation;
-    generation.connections = generation.connections.filter((c) => c !== connection);
-    if (generation.connections.length === 0) {
-      this.generations = this.generations.filter((g) => g !== generation);
-      if (this.members.size > 0) this.changed.next(); // its jobs may need a new plan
-    } else {
-      this.promote(generation);
+    this.connections = this.connections.filter((c) => c !== connection);
+    for (const other of this.connections) {
+      if (other.replaces === connection) other.replaces = null;
     }
+    if (this.members.size > 0) this.changed.next(); // its jobs may need another stream
   }
 }
 
