@@ -1,6 +1,7 @@
 """Where a stream's memory and a fan-out's CPU go, in the product (a diagnostic, not a benchmark).
 
     .venv/bin/python -m bench.hotspots [--streams 2000] [--events 5] [--top 25]
+    .venv/bin/python -m bench.hotspots --mode starts [--starts 200]
 
 Runs the local host under bench/profile_host.py (tracemalloc + cProfile on signals), opens
 `--streams` streams on one job, and reports
@@ -8,7 +9,9 @@ Runs the local host under bench/profile_host.py (tracemalloc + cProfile on signa
   by the allocating line (and by file), in bytes per stream;
 - fan-out: a cProfile of the server while `--events` status changes reach every stream,
   top functions by own time.
-Writes bench/results/hotspots.json and prints both tables. Profiling slows the server, so the
+With `--mode starts`: a cProfile of a host with its worker while `--starts` jobs are started
+and run (server CPU per job, and where it goes). Writes bench/results/hotspots.json (or
+hotspots_starts.json) and prints the tables. Profiling slows the server, so the
 absolute figures are higher than benchmark 4's; the shares are what matter.
 """
 
@@ -123,8 +126,73 @@ def cpu_table(path: Path, top: int) -> list[dict[str, Any]]:
     return rows
 
 
+async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dict[str, Any]:
+    """cProfile of a host with the worker while `--starts` jobs are started (8 in flight) and run."""
+    import httpx
+
+    from bench.start_throughput import BODY, completed, drain
+
+    profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    with common.azurite_running() as azurite:
+        env = common.system_env(azurite, BENCH_PROFILE_DIR=str(profile_dir))
+        host = ProfiledHost(env)
+        host.start()
+        try:
+            assert host.proc is not None
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            async with httpx.AsyncClient(base_url=host.base_url, limits=limits, timeout=60) as client:
+                semaphore = asyncio.Semaphore(8)
+
+                async def start() -> None:
+                    async with semaphore:
+                        (await client.post("/api/jobs/Sleep/start", json=BODY)).raise_for_status()
+
+                await asyncio.gather(*(start() for _ in range(30)))  # warm-up
+                await drain(host, 30)
+                host.proc.send_signal(signal.SIGUSR2)
+                await wait_file(profile_dir / "cprofile-0.started")
+                done = completed(host)
+                await asyncio.gather(*(start() for _ in range(args.starts)))
+                await drain(host, done + args.starts)
+                host.proc.send_signal(signal.SIGUSR2)
+                await wait_file(profile_dir / "cprofile-0.done")
+        finally:
+            host.stop(timeout=20)
+    stats = pstats.Stats(str(profile_dir / "cprofile-0.pstats"))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    cumulative = []
+    for (filename, lineno, name), (_cc, calls, _tt, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if any(k in filename for k in ("azure/core/pipeline", "jwt/", "api/", "jobs/", "notify/", "pydantic/main")):
+            cumulative.append(
+                {
+                    "function": f"{short(filename)}:{lineno}({name})",
+                    "calls": calls,
+                    "cum_ms_per_job": round(cumtime * 1000 / args.starts, 2),
+                    "cum_pct": round(cumtime / total * 100, 1) if total else None,
+                }
+            )
+    cumulative.sort(key=lambda r: r["cum_ms_per_job"], reverse=True)
+    print(f"\nstart + run of {args.starts} jobs: {total * 1000 / args.starts:.1f} ms of server CPU per job (profiled)")
+    print("\ncumulative time per job in selected functions:")
+    print(common.format_table(cumulative[: args.top], ["function", "calls", "cum_ms_per_job", "cum_pct"]))
+    own = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
+    print("\nown time:")
+    return common.write_results(
+        "hotspots_starts",
+        out_dir=args.out,
+        columns=["function", "calls", "own_ms", "own_pct", "cum_ms"],
+        rows=own,
+        params={k: v for k, v in vars(args).items() if k != "out"},
+        machine_info=info,
+        started=started,
+        details={"cpuMsPerJob": total * 1000 / args.starts, "cumulative": cumulative[: args.top * 2]},
+    )
+
+
 async def run(args: Any) -> dict[str, Any]:
     started = time.monotonic()
+    if args.mode == "starts":
+        return await profile_starts(args, common.machine(), started)
     info = common.machine()
     common.raise_fd_limit()
     profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
@@ -198,6 +266,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--mode", choices=["streams", "starts"], default="streams")
+    parser.add_argument("--starts", type=int, default=200, help="jobs started in --mode starts")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -9,13 +9,15 @@ Two local hosts share one Azurite system (tables and queue):
 For the same jobs at the same time the client holds
 - a stream on W:  the same-process path (store listener -> hub -> stream);
 - a stream on A:  the cross-process path (Table change feed -> A's watcher -> hub -> stream);
-- a 5 s poller on A: the baseline (GET status every 5 s, from a seeded random phase).
+- a 5 s poller on A: the baseline (GET status every 5 s, from a seeded random phase). Its
+  latency for a change is when a poll first showed that version or a newer one (every version
+  the same-process stream saw is counted, so skipped changes count with their full wait).
 
 Latency = receive time - the event's `timestamp`, which the store stamps just before the
 table write (same machine, same clock), so it includes the write itself. To show that share,
 this process also times a plain table write every 0.1 s during each round (last row). The first event of
-a stream (the current state at connect) is not a notification and is left out; so are
-changes a poller never saw because a newer one replaced them (the count says how many it saw).
+a stream (the current state at connect) is not a notification and is left out. Progress
+changes may be coalesced on a stream (a newer one replaces an unsent one): those are not counted.
 Settings are the production defaults (WATCH_POLL_SECONDS, WATCH_RECONCILE_SECONDS).
 Each round's percentiles are computed; the table shows the median over rounds.
 """
@@ -42,8 +44,16 @@ POLL = "fixed 5 s polling"
 WRITE = "(a table write alone)"
 
 
-async def read_stream(client: httpx.AsyncClient, url: str, token: str, opened: float, out: list[float]) -> None:
-    """Read one job's stream to its end; append latencies (ms) of the changes after the first event."""
+async def read_stream(
+    client: httpx.AsyncClient,
+    url: str,
+    token: str,
+    opened: float,
+    out: list[float],
+    versions: dict[int, float] | None = None,
+) -> None:
+    """Read one job's stream to its end; append latencies (ms) of the changes after the first event.
+    With `versions`, also note when each version was written (for the polling baseline)."""
     first = True
     async with client.stream("GET", url, params={"access_token": token}, timeout=httpx.Timeout(300)) as response:
         response.raise_for_status()
@@ -54,6 +64,8 @@ async def read_stream(client: httpx.AsyncClient, url: str, token: str, opened: f
                     received = time.time()
                     status = json.loads("\n".join(data))
                     written = datetime.fromisoformat(status["timestamp"]).timestamp()
+                    if versions is not None:
+                        versions[status["version"]] = written
                     if not first and written >= opened:
                         out.append((received - written) * 1000)
                     first = False
@@ -62,18 +74,30 @@ async def read_stream(client: httpx.AsyncClient, url: str, token: str, opened: f
                 data.append(line[5:].lstrip())
 
 
-async def poll(client: httpx.AsyncClient, url: str, phase: float, interval: float, out: list[float]) -> None:
+async def poll(
+    client: httpx.AsyncClient, url: str, phase: float, interval: float, seen: list[tuple[float, int]]
+) -> None:
+    """GET the status every `interval` s; note (receive time, version) of every answer."""
     await asyncio.sleep(phase)
-    version = None
     while True:
         status = (await client.get(url)).json()
-        received = time.time()
-        if version is not None and status["version"] != version:
-            out.append((received - datetime.fromisoformat(status["timestamp"]).timestamp()) * 1000)
-        version = status["version"]
+        seen.append((time.time(), status["version"]))
         if status["status"] in ("Completed", "Failed"):
             return
         await asyncio.sleep(interval)
+
+
+def polling_latencies(versions: dict[int, float], seen: list[tuple[float, int]], opened: float) -> list[float]:
+    """For every version written after the streams opened: when did a poll first show it (or newer)?"""
+    out = []
+    for version, written in versions.items():
+        if written < opened:
+            continue
+        for received, shown in seen:
+            if shown >= version and received >= written:
+                out.append((received - written) * 1000)
+                break
+    return out
 
 
 async def table_writes(table: Any, stop: asyncio.Event, out: list[float]) -> None:
@@ -100,15 +124,20 @@ async def one_round(
         started.append(response.json())
     opened = time.time()
     tasks = []
+    versions: dict[str, dict[int, float]] = {}
+    seen: dict[str, list[tuple[float, int]]] = {}
     for job in started:
-        tasks.append(read_stream(w, job["eventsUrl"], job["token"], opened, samples[SAME]))
+        mine, polls = versions.setdefault(job["jobId"], {}), seen.setdefault(job["jobId"], [])
+        tasks.append(read_stream(w, job["eventsUrl"], job["token"], opened, samples[SAME], mine))
         tasks.append(read_stream(a, job["eventsUrl"], job["token"], opened, samples[CROSS]))
-        tasks.append(poll(a, job["statusUrl"], rng.uniform(0, args.interval), args.interval, samples[POLL]))
+        tasks.append(poll(a, job["statusUrl"], rng.uniform(0, args.interval), args.interval, polls))
     stop = asyncio.Event()
     probe = asyncio.ensure_future(table_writes(table, stop, samples[WRITE]))
     await asyncio.gather(*tasks)
     stop.set()
     await probe
+    for job_id, mine in versions.items():
+        samples[POLL] += polling_latencies(mine, seen[job_id], opened)
     return samples
 
 

@@ -31,6 +31,7 @@ COLUMNS = [
     "p99_ms",
     "errors",
     "storage_ops_per_start",
+    "worker_ops_per_job",
     "server_cpu_pct",
     "drain_s",
 ]
@@ -137,6 +138,7 @@ async def run(args: Any) -> dict[str, Any]:
                 "p99_ms": common.rnd(common.median([r["p99_ms"] for r in mine]), 1),
                 "errors": sum(r["errors"] for r in mine),
                 "storage_ops_per_start": per_start,
+                "worker_ops_per_job": common.rnd(cost["run"], 2),
                 "server_cpu_pct": common.rnd(common.median([r["server_cpu_pct"] for r in mine]), 1),
                 "drain_s": common.rnd(common.median([r["drain_s"] for r in mine]), 1),
             }
@@ -159,7 +161,7 @@ async def run(args: Any) -> dict[str, Any]:
         machine_info=info,
         started=started,
         targets=targets,
-        details={"runs": runs, "serverStorageOperationsTotal": ops_all},
+        details={"runs": runs, "costPerJob": cost, "serverStorageOperationsTotal": ops_all},
     )
 
 
