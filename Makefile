@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := .local/stamps
+export NG_CLI_ANALYTICS := false
+
+CLIENT_DIST    := client/dist/demo/browser/index.html
+CLIENT_SOURCES := $(shell find client/src client/projects -type f 2>/dev/null) \
+                  $(wildcard client/angular.json client/tsconfig*.json client/package-lock.json)
 
 .PHONY: run test lint format unit faults browser client client-test install clean bench help
 
@@ -40,8 +45,11 @@ install: $(STAMP)/venv $(STAMP)/npm
 
 # --- the demo client --------------------------------------------------------
 
-client: $(STAMP)/client-npm
+$(CLIENT_DIST): $(STAMP)/client-npm $(CLIENT_SOURCES)
 	cd client && npx ng build --configuration production
+	@touch $@
+
+client: $(CLIENT_DIST)
 
 client-test: $(STAMP)/client-npm
 	cd client && npx ng test --watch=false
