@@ -480,6 +480,33 @@ describe('JobEventsService.watchJob', () => {
     expect(FakeEventSource.live()).toHaveLength(0);
   });
 
+  it('watching a finished job again gets its final state, even while its old stream is open', () => {
+    setup();
+    const first = watch(JOB_A);
+    watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_B, 2, 'Running', 0.1), '0.2');
+    source.send(jobEvent(JOB_A, 3, 'Completed'), '3.2');
+    expect(first.completed).toBe(true);
+
+    const again = watch(JOB_A); // e.g. a page that shows the job again
+    vi.advanceTimersByTime(100);
+    const post = grant();
+    const ids = (post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId);
+    expect([...ids].sort()).toEqual([JOB_A, JOB_B]);
+    const combined = FakeEventSource.latest();
+    // Resumes B from version 2, and A from nothing: the new watcher has seen nothing of it.
+    expect(combined.params.get('lastEventId')).toBe(
+      ids.map((id) => (id === JOB_B ? 2 : 0)).join('.'),
+    );
+    combined.open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(again)).toEqual([3]);
+    expect(again.completed).toBe(true);
+    expect(source.closed).toBe(true);
+  });
+
   it('closes the stream and leaves no timer when the last subscriber unsubscribes', () => {
     setup();
     const [a, b] = [watch(JOB_A), watch(JOB_B)];

@@ -154,7 +154,8 @@ export class StreamPool {
       .sort((a, b) => a.watched.length - b.watched.length)[0];
     let replaces: Connection | null = null;
     if (target && target.watched.length + refs.length <= size) {
-      refs = [...target.watched.map((member) => member.ref), ...refs];
+      const joined = new Map([...target.watched, ...uncovered].map((m) => [m.ref.jobId, m.ref]));
+      refs = [...joined.values()];
       replaces = target.connection;
     }
     for (let i = 0; i < refs.length; i += size) {
