@@ -522,6 +522,19 @@ describe('JobEventsService.watchJob', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('closes every stream when the application is destroyed', () => {
+    setup();
+    watch(JOB_A);
+    watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().open();
+    TestBed.resetTestingModule(); // destroys the root injector, as closing the app does
+    expect(FakeEventSource.live()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+    http = { verify: () => undefined } as unknown as HttpTestingController;
+  });
+
   it('leaves nothing behind when unsubscribed before the stream is even planned', () => {
     setup();
     const a = watch(JOB_A);

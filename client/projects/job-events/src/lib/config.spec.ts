@@ -1,0 +1,19 @@
+import { DEFAULT_JOB_EVENTS_CONFIG, resolveConfig } from './config';
+
+describe('provideJobEvents options', () => {
+  it('merge over the defaults, polling options one by one', () => {
+    const config = resolveConfig({
+      apiUrl: 'https://jobs.example.test/api/',
+      poll: { maxMs: 30_000 },
+    });
+    expect(config.apiUrl).toBe('https://jobs.example.test/api');
+    expect(config.poll).toEqual({ ...DEFAULT_JOB_EVENTS_CONFIG.poll, maxMs: 30_000 });
+    expect(config.maxJobsPerStream).toBe(50);
+  });
+
+  it('refuse a polling timeout that is missing or endless', () => {
+    expect(() => resolveConfig({ poll: { timeoutMs: 0 } })).toThrowError(/timeoutMs/);
+    expect(() => resolveConfig({ poll: { timeoutMs: Infinity } })).toThrowError(/timeoutMs/);
+    expect(() => resolveConfig({ maxJobsPerStream: 0 })).toThrowError(/maxJobsPerStream/);
+  });
+});
