@@ -168,9 +168,9 @@ class TableStatusStore:
             meta = await self._jobs.create_entity(_entity_from_record(record))
         except ResourceExistsError:
             raise StaleUpdate(f"job {job_id} already exists") from None
-        record = replace(record, etag=meta["etag"])
-        await self._after_write(record)
-        return record
+        # No feed row for version 1: nobody can be watching a job before its start
+        # answers, and a stream reads the current state when it opens.
+        return replace(record, etag=meta["etag"])
 
     async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord:
         """Apply `change`. Raises StaleUpdate if it would regress the job, Superseded
