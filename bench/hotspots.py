@@ -134,7 +134,7 @@ async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dic
 
     profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     with common.azurite_running() as azurite:
-        env = common.system_env(azurite, BENCH_PROFILE_DIR=str(profile_dir))
+        env = common.system_env(azurite, BENCH_PROFILE_DIR=str(profile_dir), BENCH_TRACEMALLOC_FRAMES="0")
         host = ProfiledHost(env)
         host.start()
         try:

@@ -1,7 +1,7 @@
 """`python -m bench.profile_host [local host options]`: the counting local host, with profiling on signals.
 
 - SIGUSR1: write a tracemalloc snapshot to $BENCH_PROFILE_DIR/snapshot-<n>.pickle
-  (tracing starts at launch with $BENCH_TRACEMALLOC_FRAMES frames, default 8);
+  (tracing starts at launch with $BENCH_TRACEMALLOC_FRAMES frames, default 8; 0 turns it off);
 - SIGUSR2: start cProfile; the next SIGUSR2 stops it and writes $BENCH_PROFILE_DIR/cprofile-<n>.pstats.
 
 Used by bench/hotspots.py. Nothing here changes what the local host does; profiling slows it.
@@ -47,7 +47,9 @@ def _profile(signum: int, frame: Any) -> None:
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "8")))
+    frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "8"))
+    if frames > 0:  # 0: no memory tracing (CPU profiles only)
+        tracemalloc.start(frames)
     signal.signal(signal.SIGUSR1, _snapshot)
     signal.signal(signal.SIGUSR2, _profile)
     install()
