@@ -16,6 +16,9 @@ import { FakeEventSource, fakeJobEvent as jobEvent, fakeJobId as jobId } from 'j
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
 
+/** A status request made because streaming failed: it carries the fallback marker. */
+const fallbackPoll = (id: string) => `/api/jobs/Sleep/${id}?fallback=1`;
+
 interface Watcher {
   events: JobEvent[];
   errors: unknown[];
@@ -241,12 +244,13 @@ describe('JobEventsService.watchJob', () => {
     expect(service.transportOf(JOB_A)).toBe('sse');
     source.fail();
 
-    // Out of attempts: poll.
+    // Out of attempts: poll, marking each request as a fallback for the server's metrics.
     expect(service.transportOf(JOB_A)).toBe('fallback');
-    const poll = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+    const poll = http.expectOne(fallbackPoll(JOB_A));
+    expect(poll.request.params.get('fallback')).toBe('1');
     poll.flush(jobEvent(JOB_A, 2, 'Running', 0.2)); // already seen: not emitted again
     vi.advanceTimersByTime(1000);
-    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 4, 'Completed'));
+    http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 4, 'Completed'));
     expect(versions(a)).toEqual([2, 4]);
     expect(a.completed).toBe(true);
     expect(FakeEventSource.live()).toHaveLength(0);
@@ -286,7 +290,7 @@ describe('JobEventsService.watchJob', () => {
     http.expectOne('/api/watch').flush({ title: 'busy' }, problem);
     vi.advanceTimersByTime(3000);
     http.expectOne('/api/watch').flush({ title: 'busy' }, problem);
-    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 3, 'Completed'));
+    http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 3, 'Completed'));
     expect(versions(a)).toEqual([3]);
     expect(FakeEventSource.all).toHaveLength(0);
   });
@@ -311,7 +315,7 @@ describe('JobEventsService.watchJob', () => {
     expect(service.transportOf(JOB_A)).toBe('sse');
     expect(service.transportOf(JOB_B)).toBe('fallback');
     expect(first.closed).toBe(false);
-    http.expectOne(`/api/jobs/Sleep/${JOB_B}`).flush(jobEvent(JOB_B, 2, 'Completed'));
+    http.expectOne(fallbackPoll(JOB_B)).flush(jobEvent(JOB_B, 2, 'Completed'));
     first.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
     expect(a.completed && b.completed).toBe(true);
     expect(first.closed).toBe(true);
@@ -322,13 +326,38 @@ describe('JobEventsService.watchJob', () => {
     setup();
     const a = watch(JOB_A, 'polling');
     expect(service.transportOf(JOB_A)).toBe('polling');
-    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 1, 'Running'));
+    // Asked-for polling is not a fallback: no marker (expectOne matches the whole URL).
+    const first = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+    expect(first.request.params.has('fallback')).toBe(false);
+    first.flush(jobEvent(JOB_A, 1, 'Running'));
     vi.advanceTimersByTime(1000);
     http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 2, 'Completed'));
     vi.advanceTimersByTime(1000);
     expect(versions(a)).toEqual([1, 2]);
     expect(FakeEventSource.all).toHaveLength(0);
     http.expectNone('/api/watch');
+  });
+
+  it('sends no fallback marker when polling is the configured transport', () => {
+    setup({ transport: 'polling' });
+    const seen: JobEvent[] = [];
+    service.watchJob('Sleep', JOB_A).subscribe((event) => seen.push(event));
+    expect(service.transportOf(JOB_A)).toBe('polling');
+    http.expectOne(`/api/jobs/Sleep/${JOB_A}`).flush(jobEvent(JOB_A, 1, 'Completed'));
+    expect(seen).toHaveLength(1);
+  });
+
+  it('marks polls as a fallback when there is no EventSource to stream with', () => {
+    vi.stubGlobal('EventSource', undefined);
+    try {
+      setup({ eventSource: undefined });
+      const a = watch(JOB_A);
+      expect(service.transportOf(JOB_A)).toBe('fallback');
+      http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 1, 'Completed'));
+      expect(a.completed).toBe(true);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('adds jobs by opening a combined stream that resumes, closing the old one only once it is open', () => {
@@ -550,7 +579,7 @@ describe('JobEventsService.watchJob', () => {
     vi.advanceTimersByTime(100);
     grant();
     FakeEventSource.latest().fail();
-    const poll = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+    const poll = http.expectOne(fallbackPoll(JOB_A));
     a.subscription.unsubscribe();
     expect(poll.cancelled).toBe(true);
     expect(vi.getTimerCount()).toBe(0);

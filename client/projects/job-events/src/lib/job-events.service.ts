@@ -17,10 +17,10 @@ import {
 } from 'rxjs';
 
 import { retryAfterMs } from './backoff';
-import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
+import { JOB_EVENTS_CONFIG } from './config';
 import { StreamUnavailableError } from './errors';
 import { isTerminal, JobEvent, JobRef, JobStarted, JobTransport } from './models';
-import { PollOptions, pollSettings, pollStatus } from './poll';
+import { PollOptions, PollSettings, pollSettings, pollStatus } from './poll';
 import { StreamPool } from './stream-pool';
 
 export interface WatchOptions {
@@ -30,7 +30,7 @@ export interface WatchOptions {
    */
   readonly transport?: 'auto' | 'polling';
   /** Overrides of the configured polling defaults, for polling and for the fallback. */
-  readonly poll?: Partial<Omit<PollOptions, 'injector'>>;
+  readonly poll?: Partial<Omit<PollOptions, 'injector' | 'fallback'>>;
 }
 
 /** What the service has done so far: the request storm, or its absence, in numbers. */
@@ -145,7 +145,11 @@ export class JobEventsService {
     return watch;
   }
 
-  /** `pollJobStatus` with this service's `HttpClient` and config; usable anywhere. */
+  /**
+   * `pollJobStatus` with this service's `HttpClient` and config; usable anywhere.
+   * Ordinary polls carry no marker; `fallback: true` adds `?fallback=1` (the service
+   * sets it itself when a stream fails).
+   */
   pollJobStatus(
     jobType: string,
     jobId: string,
@@ -160,26 +164,30 @@ export class JobEventsService {
   }
 
   private transportFor(ref: JobRef, options: WatchOptions): Observable<JobEvent> {
-    const settings = pollSettings(this.config.poll, {
-      timeoutMs: this.config.poll.timeoutMs,
-      ...options.poll,
-    });
+    const settings = (fallback: boolean): PollSettings =>
+      pollSettings(this.config.poll, {
+        timeoutMs: this.config.poll.timeoutMs,
+        ...options.poll,
+        fallback,
+      });
+    // Fallback polls (the job shows as `fallback`) carry `?fallback=1`; asked-for polling does not.
     const canStream = !!this.config.eventSource || typeof EventSource !== 'undefined';
     if ((options.transport ?? this.config.transport) === 'polling' || !canStream) {
       this.setTransport(ref.jobId, canStream ? 'polling' : 'fallback');
-      return this.poll(ref, settings);
+      return this.poll(ref, settings(!canStream));
     }
+    const fallback = settings(true); // checked now: bad options fail at once, not after a stream fails
     this.setTransport(ref.jobId, 'sse');
     return this.pool.watch(ref).pipe(
       catchError((error: unknown) => {
         if (!(error instanceof StreamUnavailableError)) return throwError(() => error);
         this.setTransport(ref.jobId, 'fallback');
-        return this.poll(ref, settings);
+        return this.poll(ref, fallback);
       }),
     );
   }
 
-  private poll(ref: JobRef, settings: PollDefaults): Observable<JobEvent> {
+  private poll(ref: JobRef, settings: PollSettings): Observable<JobEvent> {
     return pollStatus(this.http, this.config.apiUrl, ref, settings, () => this.count('polls'));
   }
 

@@ -64,7 +64,12 @@ describe('pollJobStatus', () => {
     vi.useRealTimers();
   });
 
-  function poll(options: { timeoutMs: number; initialMs?: number; maxMs?: number }): Subscription {
+  function poll(options: {
+    timeoutMs: number;
+    initialMs?: number;
+    maxMs?: number;
+    fallback?: boolean;
+  }): Subscription {
     return service.pollJobStatus('Sleep', JOB_A, options).subscribe({
       next: (event) => seen.push(event),
       error: (error) => errors.push(error),
@@ -241,6 +246,46 @@ describe('pollJobStatus', () => {
     expect(() => pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000 })).toThrowError(
       /injection context/,
     );
+  });
+
+  it('sends no fallback marker on ordinary polls', () => {
+    poll({ timeoutMs: 600_000 });
+    const first = respond(jobEvent(JOB_A, 1));
+    expectWait(1000);
+    const second = notModified(1);
+    expectWait(5000);
+    const last = respond(jobEvent(JOB_A, 2, 'Completed'));
+    for (const request of [first, second, last]) {
+      expect(request.request.urlWithParams).toBe(URL);
+      expect(request.request.params.has('fallback')).toBe(false);
+    }
+  });
+
+  it('marks every request with fallback=1 when it polls as a fallback, retries and 304s included', () => {
+    poll({ timeoutMs: 600_000, fallback: true });
+    const FALLBACK = `${URL}?fallback=1`;
+    const first = http.expectOne(FALLBACK);
+    first.flush({ title: 'busy' }, { status: 503, statusText: 'Unavailable' });
+    expectWait(5000); // a failed request is a step of the backoff
+    http.expectOne(FALLBACK).flush(jobEvent(JOB_A, 1), { headers: { ETag: '"1"' } });
+    expectWait(1000);
+    const unchanged = http.expectOne(FALLBACK);
+    expect(unchanged.request.headers.get('If-None-Match')).toBe('"1"');
+    unchanged.flush(null, { status: 304, statusText: 'Not Modified' });
+    expectWait(5000);
+    const last = http.expectOne(FALLBACK);
+    expect(last.request.params.get('fallback')).toBe('1');
+    last.flush(jobEvent(JOB_A, 2, 'Completed'));
+    expect(seen.map((e) => e.version)).toEqual([1, 2]);
+    expect(completed).toBe(true);
+  });
+
+  it('takes the fallback marker as an option of the plain function too', () => {
+    const injector = TestBed.inject(Injector);
+    pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000, injector, fallback: true }).subscribe();
+    http.expectOne(`${URL}?fallback=1`).flush(jobEvent(JOB_A, 1, 'Completed'));
+    pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000, injector, fallback: false }).subscribe();
+    http.expectOne(URL).flush(jobEvent(JOB_A, 1, 'Completed'));
   });
 
   it('counts its requests in the service stats', () => {

@@ -32,6 +32,13 @@ export interface PollOptions {
   readonly maxMs?: number;
   /** One request may take this long before it is retried. Default from the config (30000). */
   readonly requestTimeoutMs?: number;
+  /**
+   * Marks every request as a fallback from server-sent events (`?fallback=1`), so
+   * the server can count the fallback rate (`jobevents.polls` with `fallback=true`).
+   * `JobEventsService` sets it when it polls because streaming failed; leave it
+   * unset for ordinary polling. Default false.
+   */
+  readonly fallback?: boolean;
   /** Where to find `HttpClient` and the config when called outside an injection context. */
   readonly injector?: Injector;
 }
@@ -47,7 +54,8 @@ export interface PollOptions {
  *   any other error (404, 401 …) ends the poll with that `HttpErrorResponse`;
  * - after `timeoutMs` it errors with `JobPollTimeoutError`;
  * - it emits each new version once, and completes after the terminal one;
- * - unsubscribing cancels the request in flight and leaves no timer behind.
+ * - unsubscribing cancels the request in flight and leaves no timer behind;
+ * - with `fallback: true` every request carries `?fallback=1` (see `PollOptions`).
  *
  * Call it in an injection context (a constructor or field initializer), or pass
  * `injector`. `JobEventsService.pollJobStatus` works anywhere.
@@ -68,13 +76,20 @@ export function pollJobStatus(
   );
 }
 
+/** What one poll runs with: the polling defaults, and whether it is a fallback from SSE. */
+export interface PollSettings extends PollDefaults {
+  /** Send `fallback=1` with every request. */
+  readonly fallback: boolean;
+}
+
 /** Options merged over the configured defaults, with the mandatory timeout checked. */
-export function pollSettings(defaults: PollDefaults, options: Partial<PollOptions>): PollDefaults {
-  const settings: PollDefaults = {
+export function pollSettings(defaults: PollDefaults, options: Partial<PollOptions>): PollSettings {
+  const settings: PollSettings = {
     initialMs: options.initialMs ?? defaults.initialMs,
     maxMs: options.maxMs ?? defaults.maxMs,
     timeoutMs: options.timeoutMs as number,
     requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
+    fallback: options.fallback === true,
   };
   if (!(
     typeof settings.timeoutMs === 'number' &&
@@ -100,10 +115,12 @@ export function pollStatus(
   http: HttpClient,
   apiUrl: string,
   ref: JobRef,
-  settings: PollDefaults,
+  settings: PollDefaults & { readonly fallback?: boolean },
   onRequest: () => void = () => {},
 ): Observable<JobEvent> {
   const url = statusUrl(apiUrl, ref);
+  // The server counts `fallback=1` polls as the fallback rate; ordinary polls carry no query.
+  const params = settings.fallback ? { fallback: '1' } : undefined;
   return defer(() => {
     // State of this one subscription.
     let step = 0; // backoff steps since the last change
@@ -119,7 +136,7 @@ export function pollStatus(
     const request$ = defer(() => {
       onRequest();
       const headers = etag ? new HttpHeaders({ 'If-None-Match': etag }) : undefined;
-      return http.get<JobEvent>(url, { observe: 'response', headers });
+      return http.get<JobEvent>(url, { observe: 'response', headers, params });
     }).pipe(
       timeout(settings.requestTimeoutMs),
       // HttpClient reports 304 as an error; here it just means "unchanged".
