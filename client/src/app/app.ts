@@ -6,13 +6,14 @@ import { catchError, EMPTY, finalize, from, map, mergeMap } from 'rxjs';
 
 import { fail, fiftyJobs, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
 import { JobRow, RowState } from './job-row';
+import { MetricsPanel } from './metrics-panel';
 
 /** Starts run this many at a time, leaving the browser's other connections to the streams. */
 const START_CONCURRENCY = 6;
 
 @Component({
   selector: 'app-root',
-  imports: [JobRow],
+  imports: [JobRow, MetricsPanel],
   templateUrl: './app.html',
   styleUrl: './app.css',
 })

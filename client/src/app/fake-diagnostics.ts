@@ -1,0 +1,75 @@
+/** Test data: a `GET /local/diagnostics` body, for the panel's unit tests. */
+import { Diagnostics } from './diagnostics';
+
+/** The shape `GET /local/diagnostics` answers with (trimmed), with any metric replaced. */
+export function fakeDiagnostics(
+  overrides: Partial<Record<string, unknown[]>> = {},
+  streams = { open: 0, opened: 0 },
+): Diagnostics {
+  return {
+    streams,
+    metrics: {
+      'jobevents.http.requests': [
+        {
+          attributes: {
+            'http.route': '/api/jobs/{jobType}/start',
+            'http.request.method': 'POST',
+            'http.response.status_code': 202,
+          },
+          value: 50,
+        },
+        {
+          attributes: {
+            'http.route': '/api/watch',
+            'http.request.method': 'POST',
+            'http.response.status_code': 200,
+          },
+          value: 8,
+        },
+      ],
+      'jobevents.streams.open': [{ attributes: {}, value: 2 }],
+      'jobevents.streams.opened': [
+        { attributes: { resumed: false, jobs: 'many' }, value: 7 },
+        { attributes: { resumed: true, jobs: 'many' }, value: 2 },
+        { attributes: { resumed: true, jobs: 'one' }, value: 1 },
+      ],
+      'jobevents.streams.closed': [
+        { attributes: { reason: 'terminal' }, value: 7 },
+        { attributes: { reason: 'client_gone' }, value: 1 },
+        { attributes: { reason: 'capacity' }, value: 3 },
+        { attributes: { reason: 'lifetime' }, value: 4 },
+      ],
+      'jobevents.polls': [
+        { attributes: { job_type: 'Sleep', fallback: true }, value: 3 },
+        { attributes: { job_type: 'Sleep', fallback: false }, value: 40 },
+        { attributes: { job_type: 'Fail', fallback: true }, value: 2 },
+      ],
+      'jobevents.jobs.run_time': [
+        {
+          attributes: { job_type: 'Sleep', outcome: 'Completed' },
+          ...{ count: 20, sum: 60, min: 2.9, max: 3.3, p50: 2.5, p95: 5 },
+        },
+        {
+          attributes: { job_type: 'StoryPublish', outcome: 'Completed' },
+          ...{ count: 10, sum: 45, min: 4, max: 5, p50: 5, p95: 10 },
+        },
+        {
+          attributes: { job_type: 'Fail', outcome: 'Failed' },
+          ...{ count: 5, sum: 10, min: 1, max: 3, p50: 2.5, p95: 2.5 },
+        },
+      ],
+      'jobevents.jobs.failed': [{ attributes: { job_type: 'Fail', reason: 'error' }, value: 5 }],
+      'jobevents.notify.latency': [
+        {
+          attributes: { path: 'local' },
+          ...{ count: 120, sum: 800, min: 1, max: 30, p50: 10, p95: 25 },
+        },
+        {
+          attributes: { path: 'feed' },
+          ...{ count: 4, sum: 900, min: 150, max: 300, p50: 250, p95: 250 },
+        },
+      ],
+      ...overrides,
+    },
+  } as Diagnostics;
+}
