@@ -59,8 +59,11 @@ client-test: $(STAMP)/client-npm
 run: install client
 	bash scripts/run.sh
 
+# The browser tests run in their own pytest process: Playwright's sync API keeps an
+# event loop running in the main thread, which the asyncio tests cannot share.
 test: install client $(STAMP)/chromium lint client-test
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m browser
 
 # --- pieces -----------------------------------------------------------------
 
