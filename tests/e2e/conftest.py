@@ -98,6 +98,12 @@ class ApiCall:
     method: str
     path: str
     kind: str
+    query: str = ""
+
+    @property
+    def fallback(self) -> bool:
+        """A poll the library marked as made because streaming failed (`?fallback=1`)."""
+        return "fallback=1" in self.query.split("&")
 
 
 def classify(method: str, path: str) -> str:
@@ -137,14 +143,22 @@ class DemoPage:
         url = request.url
         if not url.startswith(self.host.base_url + "/api/"):
             return
-        path = url[len(self.host.base_url) :].split("?")[0]
-        self.calls.append(ApiCall(request.method, path, classify(request.method, path)))
+        path, _, query = url[len(self.host.base_url) :].partition("?")
+        self.calls.append(ApiCall(request.method, path, classify(request.method, path), query))
 
     # --- actions -------------------------------------------------------------
 
     def force_polling(self, on: bool = True) -> None:
         switch = self.page.get_by_test_id("force-polling")
         switch.set_checked(on, force=True)  # the real input is visually hidden behind the track
+
+    def pause_metrics(self) -> None:
+        """Pause the server-metrics panel. It reads /local/diagnostics every 2 s by design;
+        paused, it holds no timer and no request, so the page can go idle."""
+        toggle = self.page.get_by_test_id("metrics-toggle")
+        if toggle.count() and toggle.inner_text().strip() == "Pause":
+            toggle.click()
+            self.page.get_by_test_id("metrics-state").filter(has_text="paused").wait_for()
 
     def start_fifty(self) -> None:
         self.page.get_by_test_id("start-50").click()

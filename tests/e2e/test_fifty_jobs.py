@@ -27,6 +27,7 @@ class FiftyRun:
     mode: str
     rows: list[dict[str, str]]
     counts: Counter[str]
+    fallback_polls: int
     ui_requests: int
     ui: dict[str, str]
     probe_mid: dict[str, int]
@@ -65,12 +66,14 @@ def run_fifty(browser: Browser, host: LocalHostProcess, *, polling: bool) -> Fif
         demo.wait_all_settled(50, timeout_s=120)
         seconds = time.monotonic() - started
         done = demo.screenshot(f"demo-50-jobs-{mode}-done.png")
+        demo.pause_metrics()  # the metrics panel polls by design; paused, it must leave nothing behind
         probe = demo.wait_for_idle_page()
         quiet = demo.quiet_period(3)
         return FiftyRun(
             mode=mode,
             rows=demo.rows(),
             counts=demo.counts(),
+            fallback_polls=sum(1 for call in demo.calls if call.kind == "poll" and call.fallback),
             ui_requests=int(demo.stat("requests")),
             ui={name: demo.stat(name) for name in ("open-streams", "watching", "jobs-done")},
             probe_mid=probe_mid,
@@ -162,6 +165,7 @@ def test_forced_polling_finishes_the_same_jobs_with_far_more_requests(
     assert polling.probe_mid["intervals"] >= 1, "the probe should see the poll timers while jobs run"
     assert_nothing_left_running(polling)
     assert polling.counts["stream"] == polling.counts["token"] == 0
+    assert polling.fallback_polls == 0, "asked-for polling is not a fallback"
     assert polling.probe["eventSources"] == 0
     assert polling.ui_requests == polling.counts["poll"]
 

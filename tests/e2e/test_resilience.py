@@ -15,6 +15,7 @@ OpenDemo = Callable[[LocalHostProcess], DemoPage]
 
 
 def assert_page_idle(demo: DemoPage) -> None:
+    demo.pause_metrics()  # the metrics panel polls by design; paused, it must leave nothing behind
     probe = demo.wait_for_idle_page()
     assert probe["openEventSources"] == probe["fetchesInFlight"] == 0, probe
     assert probe["timeouts"] == probe["intervals"] == 0, probe
@@ -115,5 +116,10 @@ def test_streams_refused_at_capacity_fall_back_to_polling(host_factory: HostFact
     counts = demo.counts()
     assert counts["stream"] >= 4, counts  # the first stream, then the refused one and its two retries
     assert counts["poll"] > 0, counts
+    # Fallback polls say so (?fallback=1), and the server counts them as the fallback rate.
+    polls = [call for call in demo.calls if call.kind == "poll"]
+    assert all(call.fallback for call in polls), [call.query for call in polls]
+    fallback_points = host.diagnostics()["metrics"]["jobevents.polls"]
+    assert sum(p["value"] for p in fallback_points if p["attributes"]["fallback"]) == len(polls)
     assert_page_idle(demo)
     assert server_streams_settle(host)["open"] == 0

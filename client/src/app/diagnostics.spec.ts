@@ -1,5 +1,6 @@
 import {
   counterTotal,
+  Diagnostics,
   EMPTY_HISTORY,
   Figures,
   formatMs,
@@ -74,6 +75,13 @@ describe('readFigures', () => {
     expect(counterTotal(diagnostics, 'jobevents.polls', { fallback: false })).toBe(40);
     expect(counterTotal(diagnostics, 'jobevents.polls', { fallback: 'true' })).toBe(0);
     expect(counterTotal(diagnostics, 'no.such.metric')).toBe(0);
+  });
+
+  it('reads a metric that is not a list of points as absent', () => {
+    const odd = { metrics: { 'jobevents.http.requests': {}, 'jobevents.jobs.run_time': [null] } };
+    const figures = readFigures(odd as unknown as Diagnostics);
+    expect(figures.requests).toBe(0);
+    expect(figures.runTimes).toEqual([]);
   });
 
   it('tells a diagnostics body from anything else', () => {

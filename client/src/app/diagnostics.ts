@@ -103,6 +103,12 @@ function matches(attributes: Attributes | undefined, match: Attributes): boolean
   return Object.entries(match).every(([key, value]) => attributes?.[key] === value);
 }
 
+/** A metric's points; none while it is absent (or if it is not a list). */
+function pointsOf(diagnostics: Diagnostics, name: string): readonly MetricPoint[] {
+  const points = diagnostics.metrics[name];
+  return Array.isArray(points) ? points.filter((p) => typeof p === 'object' && p !== null) : [];
+}
+
 /** Sum of a counter's points whose attributes match; 0 while the metric is absent. */
 export function counterTotal(
   diagnostics: Diagnostics,
@@ -110,7 +116,7 @@ export function counterTotal(
   match: Attributes = {},
 ): number {
   let total = 0;
-  for (const point of diagnostics.metrics[name] ?? []) {
+  for (const point of pointsOf(diagnostics, name)) {
     if ('value' in point && typeof point.value === 'number' && matches(point.attributes, match)) {
       total += point.value;
     }
@@ -120,7 +126,7 @@ export function counterTotal(
 
 /** A histogram's points with at least one recording; [] while the metric is absent. */
 export function histogramPoints(diagnostics: Diagnostics, name: string): HistogramPoint[] {
-  return (diagnostics.metrics[name] ?? []).filter(
+  return pointsOf(diagnostics, name).filter(
     (point): point is HistogramPoint =>
       'count' in point && typeof point.count === 'number' && point.count > 0,
   );
@@ -175,7 +181,7 @@ export function readFigures(diagnostics: Diagnostics): Figures {
     failedJobs: counterTotal(diagnostics, JOBS_FAILED),
     fallbackPolls: counterTotal(diagnostics, POLLS, { fallback: true }),
   };
-  const openMetric = diagnostics.metrics[STREAMS_OPEN];
+  const openMetric = pointsOf(diagnostics, STREAMS_OPEN).length > 0;
   const notifyPaths = histogramPoints(diagnostics, NOTIFY_LATENCY)
     .map((p) => ({ path: String(p.attributes['path'] ?? '?'), events: p.count, p95Ms: p.p95 }))
     .sort((a, b) => a.path.localeCompare(b.path));
