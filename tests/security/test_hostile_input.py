@@ -66,6 +66,12 @@ async def test_odd_ids_and_types_never_reach_storage(client, odd):
     assert OPERATIONS.total() == before, "a hostile id reached storage"
 
 
+async def test_the_storage_counter_does_see_real_lookups(client):
+    before = OPERATIONS.total()
+    problem(await client.get(f"/api/jobs/Sleep/{REAL_ID}"))  # a well-formed id is looked up: 404
+    assert OPERATIONS.total() > before
+
+
 async def test_deeply_nested_and_huge_json_are_refused(client):
     problem(
         await client.post("/api/jobs/Sleep/start", content=b"[" * 100_000, headers={"Content-Type": "application/json"})
