@@ -44,7 +44,7 @@ class Services:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    hub = Hub()
+    hub = Hub(clock)
     store = TableStatusStore(table_service(settings), settings.table_prefix, clock)
     # Same-process path: a status written here reaches this process's streams at once.
     store.add_listener(hub.publish)

@@ -10,13 +10,14 @@ import asyncio
 import logging
 import uuid
 
-from azurefunctions.extensions.http.fastapi import JSONResponse, Response, StreamingResponse
+from azurefunctions.extensions.http.fastapi import JSONResponse, Response
 from starlette.requests import Request
 
 from api.auth import Principal, unauthorized
 from api.http import endpoint, read_json, validate
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import ApiError
+from api.streaming import EventStreamResponse
 from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name
 from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
@@ -230,4 +231,4 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
         services.streams.discard(stream, "rejected")
         raise
     services.watcher.ensure_running()
-    return StreamingResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")
+    return EventStreamResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")

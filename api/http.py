@@ -14,13 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
 from azurefunctions.extensions.http.fastapi import Response
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
 from api.problems import ApiError, from_error, problem_response
-from jobs.store import StoreConflict
+from jobs.storage import is_outage
 from telemetry.logs import correlated, new_invocation_id
 from telemetry.metrics import metrics
 
@@ -37,14 +36,6 @@ OUTAGE_RETRY_AFTER = "5"
 
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
-
-
-def is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError, StoreConflict, TimeoutError, ConnectionError)):
-        return True
-    if isinstance(exc, HttpResponseError):
-        return exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429)
-    return isinstance(exc, AzureError)
 
 
 def endpoint(route: str) -> Callable[[Handler], Handler]:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline import PipelineRequest
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
@@ -62,6 +63,17 @@ class OperationCounter:
 
 
 OPERATIONS = OperationCounter()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A storage or queue failure that should read as "unavailable, retry" (503), not a bug."""
+    from jobs.store import StoreConflict
+
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, StoreConflict, TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429)
+    return isinstance(exc, AzureError)
 
 
 def _credential(client_id: str | None) -> Any:

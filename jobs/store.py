@@ -85,7 +85,7 @@ class StatusStore(Protocol):
     async def get(self, job_id: str) -> JobRecord | None: ...
     async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord: ...
     async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None: ...
-    async def changes_since(self, since: datetime) -> list[JobStatus]: ...
+    async def changes_since(self, since: datetime, wanted: Callable[[str], bool] | None = None) -> list[JobStatus]: ...
     async def active_jobs(self) -> list[ActiveJob]: ...
     async def forget_active(self, job_id: str) -> None: ...
     async def republish(self, record: JobRecord) -> None: ...
@@ -134,8 +134,12 @@ class TableStatusStore:
             return None
         return _record_from_entity(entity)
 
-    async def changes_since(self, since: datetime) -> list[JobStatus]:
-        """Status changes written at or after `since`, oldest first (one query)."""
+    async def changes_since(self, since: datetime, wanted: Callable[[str], bool] | None = None) -> list[JobStatus]:
+        """Status changes written at or after `since`, oldest first (one query).
+
+        `wanted(job_id)` filters on the row key before the payload is parsed: every
+        process reads every change, but parses only those of jobs it watches.
+        """
         now = self._clock.now()
         entities = self._feed.query_entities(
             "PartitionKey ge @first and PartitionKey le @last and RowKey ge @since",
@@ -144,9 +148,12 @@ class TableStatusStore:
                 "last": feed_partition(now + timedelta(minutes=1)),
                 "since": f"{_ms(since):013d}",
             },
-            select=["Payload"],
+            select=["RowKey", "Payload"],
         )
-        changes = [JobStatus.model_validate_json(e["Payload"]) async for e in entities]
+        changes = []
+        async for entity in entities:
+            if wanted is None or wanted(_feed_job_id(entity["RowKey"])):
+                changes.append(JobStatus.model_validate_json(entity["Payload"]))
         return changes
 
     async def active_jobs(self) -> list[ActiveJob]:
@@ -299,6 +306,11 @@ class TableStatusStore:
             )
         except ResourceExistsError:
             pass
+
+
+def _feed_job_id(row_key: str) -> str:
+    """The job id inside a feed row key: `<13-digit ms>-<job id>-<10-digit version>`."""
+    return row_key[14:-11]
 
 
 def _entity_from_record(record: JobRecord) -> dict[str, object]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
+from jobs.clock import Clock, SystemClock
 from jobs.model import JobStatus
 from notify import sse
+from telemetry.metrics import metrics
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Change:
     job_id: str
     job_type: str
@@ -25,6 +27,7 @@ class Change:
     data: bytes  # the pre-encoded `data:` block
     written_at: datetime
     path: str  # how it arrived: "local" (same process), "feed" (another process), "read" (at stream open)
+    measured: bool = False
 
     @classmethod
     def of(cls, status: JobStatus, path: str) -> Change:
@@ -36,7 +39,14 @@ class Change:
             sse.data_block(status.to_json()),
             status.timestamp,
             path,
+            measured=path == "read",  # a state read at open is not a notification
         )
+
+    def measure(self) -> None:
+        """Record status written -> first event sent, once per change (not per stream)."""
+        self.measured = True
+        latency_ms = (datetime.now(UTC) - self.written_at).total_seconds() * 1000
+        metrics().notify_latency.record(latency_ms, {"path": self.path})
 
 
 class Subscriber(Protocol):
@@ -44,14 +54,27 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    def __init__(self) -> None:
+    """Subscribers and the latest change of each job they watch.
+
+    A job's latest change outlives its last subscriber by `grace_seconds`: a stream
+    that reconnects (every planned close does) finds it here instead of reading
+    storage. While anything is held the watcher keeps running, so it stays fresh.
+    """
+
+    def __init__(self, clock: Clock | None = None, grace_seconds: float = 30.0) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._latest: dict[str, Change] = {}
+        self._recent: dict[str, tuple[Change, float]] = {}  # unwatched: (latest, forget at)
+        self._clock = clock or SystemClock()
+        self._grace = grace_seconds
 
     def publish(self, status: JobStatus, path: str = "local") -> Change | None:
         """Deliver `status` if someone watches it and it is newer than what they have."""
         subscribers = self._subscribers.get(status.job_id)
         if not subscribers:
+            recent = self._recent.get(status.job_id)
+            if recent is not None and recent[0].version < status.version:
+                self._recent[status.job_id] = (Change.of(status, path), recent[1])
             return None
         latest = self._latest.get(status.job_id)
         if latest is not None and latest.version >= status.version:
@@ -65,6 +88,9 @@ class Hub:
     def subscribe(self, job_ids: Iterable[str], subscriber: Subscriber) -> None:
         for job_id in job_ids:
             self._subscribers.setdefault(job_id, set()).add(subscriber)
+            recent = self._recent.pop(job_id, None)
+            if recent is not None and job_id not in self._latest:
+                self._latest[job_id] = recent[0]
 
     def unsubscribe(self, job_ids: Iterable[str], subscriber: Subscriber) -> None:
         for job_id in job_ids:
@@ -74,7 +100,9 @@ class Hub:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self._subscribers[job_id]
-                self._latest.pop(job_id, None)
+                latest = self._latest.pop(job_id, None)
+                if latest is not None:
+                    self._recent[job_id] = (latest, self._clock.monotonic() + self._grace)
 
     def latest(self, job_id: str) -> Change | None:
         return self._latest.get(job_id)
@@ -85,6 +113,18 @@ class Hub:
     def unfinished(self) -> list[str]:
         """Watched jobs not yet known to be finished: what reconciliation checks."""
         return [j for j in self._subscribers if not ((c := self._latest.get(j)) and c.terminal)]
+
+    def wants(self, job_id: str) -> bool:
+        """Whether a change of this job matters here (watched, or held for a reconnect)."""
+        return job_id in self._subscribers or job_id in self._recent
+
+    def active(self) -> bool:
+        """Anything watched or held; forgets held jobs whose grace has passed."""
+        if self._recent:
+            now = self._clock.monotonic()
+            for job_id in [j for j, (_, until) in self._recent.items() if until <= now]:
+                del self._recent[job_id]
+        return bool(self._subscribers) or bool(self._recent)
 
     def __bool__(self) -> bool:
         return bool(self._subscribers)

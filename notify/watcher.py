@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from jobs.clock import Clock, SystemClock
+from jobs.storage import is_outage
 from jobs.store import StatusStore
 from notify.hub import Hub
 
@@ -63,23 +64,23 @@ class FeedWatcher:
     async def _run(self) -> None:
         since = self._clock.now() - self._skew
         next_reconcile = self._clock.monotonic() + self._reconcile_every
-        while self._hub:
+        while self._hub.active():
             await asyncio.sleep(self._poll)
             started = self._clock.now()
             try:
-                for status in await self._store.changes_since(since):
+                for status in await self._store.changes_since(since, self._hub.wants):
                     self._hub.publish(status, path="feed")
                 since = started - self._skew
                 self.polls += 1
             except Exception as exc:
                 # Storage is down: keep `since`, so nothing is skipped when it returns.
-                log.warning("change feed read failed: %s", type(exc).__name__)
+                log.warning("change feed read failed: %s", type(exc).__name__, exc_info=not is_outage(exc))
             if self._clock.monotonic() >= next_reconcile:
                 next_reconcile = self._clock.monotonic() + self._reconcile_every
                 try:
                     await self.reconcile()
                 except Exception as exc:
-                    log.warning("reconciliation failed: %s", type(exc).__name__)
+                    log.warning("reconciliation failed: %s", type(exc).__name__, exc_info=not is_outage(exc))
 
     async def reconcile(self) -> None:
         unfinished = self._hub.unfinished()
