@@ -77,7 +77,7 @@ async def _answer(handler: Handler, request: Request, route: str) -> Response:
         response = problem_response(400, "the request body was not received completely")
     except Exception as exc:
         if is_outage(exc):
-            log.warning("%s: dependency unavailable (%s)", route, type(exc).__name__)
+            log.warning("%s: dependency unavailable (%s: %s)", route, type(exc).__name__, str(exc)[:300])
             response = problem_response(
                 503, "a backing service is unavailable; try again shortly", headers={"Retry-After": OUTAGE_RETRY_AFTER}
             )
