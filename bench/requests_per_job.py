@@ -7,11 +7,13 @@ from a seeded uniform distribution. For every job, at the same time and on the s
 client runs each strategy and counts the requests it sends until it knows the job finished:
 
 - `fixed 5s poll`        GET the status every 5 s (the current Angular services);
-- `backoff poll`         the client library's policy (client/.../backoff.ts): 1 s, then 5, 10,
-                         20, 40, 60 s capped, back to 1 s whenever status or progress changes;
-                         waits at least Retry-After; sends If-None-Match (a 304 still counts);
-- `backoff, state reset` the same, but only a status change (Queued/Running/...) resets the
-                         delay, not progress: what the client could do;
+- `backoff poll`         the client library's policy (client/.../poll.ts, backoff.ts): 1 s, then
+                         5, 10, 20, 40, 60 s capped, back to 1 s when the status changes
+                         (progress alone does not reset it); the first poll waits too, since
+                         the start answer already said Queued (`knownStatus`); waits at least
+                         Retry-After; sends If-None-Match (a 304 still counts);
+- `backoff, progress reset` the library's earlier policy, kept for the record: the delay also
+                         went back to 1 s on every progress change;
 - `SSE per job`          one GET of the job's eventsUrl with the token from the start answer;
                          reconnects (planned close at SSE_STREAM_LIFETIME_SECONDS) are counted;
 - `SSE /watch (1 conn)`  one POST /api/watch for up to 50 jobs and one stream for all of them.
@@ -50,7 +52,7 @@ COLUMNS = [
 
 FIXED = "fixed 5s poll"
 BACKOFF = "backoff poll"
-BACKOFF_STATE = "backoff, state reset"
+BACKOFF_STATE = "backoff, progress reset"
 SSE = "SSE per job"
 WATCH = "SSE /watch (1 conn)"
 STRATEGIES = [FIXED, BACKOFF, BACKOFF_STATE, SSE, WATCH]
@@ -93,7 +95,8 @@ class Bench:
                 return
 
     async def backoff(self, job: dict[str, Any], strategy: str, state_only: bool) -> None:
-        step, etag, last_state, last_version = 0, None, None, None
+        # The start answer says Queued: that status is known before the first poll.
+        step, etag, last_state, last_version = 0, None, job["status"], 1
         retry_after = 0.0
         while True:
             await asyncio.sleep(max(backoff_delay(step), retry_after))
@@ -187,8 +190,8 @@ async def run(args: Any) -> dict[str, Any]:
             for job in jobs:
                 tasks += [
                     bench.fixed(job),
-                    bench.backoff(job, BACKOFF, state_only=False),
-                    bench.backoff(job, BACKOFF_STATE, state_only=True),
+                    bench.backoff(job, BACKOFF, state_only=True),
+                    bench.backoff(job, BACKOFF_STATE, state_only=False),
                     bench.sse(job),
                 ]
             tasks.append(bench.watch(jobs))
@@ -225,7 +228,7 @@ async def run(args: Any) -> dict[str, Any]:
         {
             "target": "backoff polling cuts >= 50% of fixed 5 s polling (client policy)",
             "measured": f"{by[BACKOFF]['cut_vs_fixed_pct']}% "
-            f"(state-reset variant {by[BACKOFF_STATE]['cut_vs_fixed_pct']}%)",
+            f"(earlier progress-reset policy {by[BACKOFF_STATE]['cut_vs_fixed_pct']}%)",
             "met": by[BACKOFF]["cut_vs_fixed_pct"] >= 50,
         },
     ]

@@ -81,7 +81,13 @@ def load(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 def test_requests_per_job(results: dict[str, dict[str, Any]]) -> None:
     data = load(results, "requests_per_job")
     rows = {r["strategy"]: r for r in data["rows"]}
-    assert set(rows) == {"fixed 5s poll", "backoff poll", "backoff, state reset", "SSE per job", "SSE /watch (1 conn)"}
+    assert set(rows) == {
+        "fixed 5s poll",
+        "backoff poll",
+        "backoff, progress reset",
+        "SSE per job",
+        "SSE /watch (1 conn)",
+    }
     for row in rows.values():
         assert row["jobs"] == 2, row  # every strategy learned that both jobs finished
         assert row["requests"] > 0

@@ -12,7 +12,7 @@ import { backoffDelay, retryAfterMs } from './backoff';
 import { provideJobEvents } from './config';
 import { JobPollTimeoutError } from './errors';
 import { JobEventsService } from './job-events.service';
-import { JobEvent } from './models';
+import { JobEvent, JobState } from './models';
 import { pollJobStatus } from './poll';
 import { fakeJobEvent as jobEvent, fakeJobId } from 'job-events/testing';
 
@@ -69,6 +69,7 @@ describe('pollJobStatus', () => {
     initialMs?: number;
     maxMs?: number;
     fallback?: boolean;
+    knownStatus?: JobState;
   }): Subscription {
     return service.pollJobStatus('Sleep', JOB_A, options).subscribe({
       next: (event) => seen.push(event),
@@ -111,7 +112,7 @@ describe('pollJobStatus', () => {
     expect(seen.map((e) => e.version)).toEqual([1]);
   });
 
-  it('goes back to initialMs when the status or progress changes', () => {
+  it('goes back to initialMs when the status changes, but not for progress alone', () => {
     poll({ timeoutMs: 600_000, initialMs: 2000 });
     respond(jobEvent(JOB_A, 1, 'Queued'));
     expectWait(2000);
@@ -119,14 +120,23 @@ describe('pollJobStatus', () => {
     expectWait(5000);
     notModified(1);
     expectWait(10_000);
-    respond(jobEvent(JOB_A, 2, 'Running', 0.4)); // changed
+    respond(jobEvent(JOB_A, 2, 'Running', 0.4)); // the status changed
     expectWait(2000);
-    respond(jobEvent(JOB_A, 3, 'Running', 0.4, { message: 'same progress' })); // not a status/progress change
+    respond(jobEvent(JOB_A, 3, 'Running', 0.6)); // progress only: keeps backing off
     expectWait(5000);
-    respond(jobEvent(JOB_A, 4, 'Running', 0.6)); // changed
-    expectWait(2000);
+    respond(jobEvent(JOB_A, 4, 'Running', 0.8, { message: 'almost' }));
+    expectWait(10_000);
     respond(jobEvent(JOB_A, 5, 'Completed'));
     expect(seen.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(completed).toBe(true);
+  });
+
+  it('waits initialMs before the first request when the status is already known', () => {
+    poll({ timeoutMs: 600_000, initialMs: 2000, knownStatus: 'Queued' });
+    expectWait(2000);
+    respond(jobEvent(JOB_A, 1, 'Queued')); // known already: no reset
+    expectWait(5000);
+    respond(jobEvent(JOB_A, 2, 'Completed'));
     expect(completed).toBe(true);
   });
 

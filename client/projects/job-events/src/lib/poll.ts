@@ -21,12 +21,12 @@ import {
 import { backoffDelay, retryAfterMs } from './backoff';
 import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
 import { JobPollTimeoutError } from './errors';
-import { isTerminal, JobEvent, JobRef } from './models';
+import { isTerminal, JobEvent, JobRef, JobState } from './models';
 
 export interface PollOptions {
   /** Mandatory: give up with `JobPollTimeoutError` after this many milliseconds. */
   readonly timeoutMs: number;
-  /** First wait, and the wait after any change of status or progress. Default from the config (1000). */
+  /** First wait, and the wait after a change of status. Default from the config (1000). */
   readonly initialMs?: number;
   /** Longest wait while nothing changes. Default from the config (60000). */
   readonly maxMs?: number;
@@ -39,15 +39,23 @@ export interface PollOptions {
    * unset for ordinary polling. Default false.
    */
   readonly fallback?: boolean;
+  /**
+   * The status the caller already knows, for example `'Queued'` from the start
+   * answer: then the first request waits `initialMs` instead of going out at once.
+   */
+  readonly knownStatus?: JobState;
   /** Where to find `HttpClient` and the config when called outside an injection context. */
   readonly injector?: Injector;
 }
 
 /**
  * Polls one job until it is `Completed` or `Failed`, politely:
- * - the first request goes out at once; then it waits `initialMs`, and while
- *   nothing changes 5 s, 10 s, 20 s … up to `maxMs` (see `backoffDelay`);
- *   any change of status or progress brings the wait back to `initialMs`;
+ * - the first request goes out at once (after `initialMs` when `knownStatus` is
+ *   given); then it waits `initialMs`, and while the status stays the same 5 s,
+ *   10 s, 20 s … up to `maxMs` (see `backoffDelay`); a change of status brings the
+ *   wait back to `initialMs`. Progress alone does not: a job that reports progress
+ *   every few seconds would otherwise be polled faster than the fixed 5 s polling
+ *   this replaces (measured in bench/README.md, benchmark 1);
  * - a `Retry-After` from the server is a floor for the next wait;
  * - it sends `If-None-Match` with the last `ETag`; a `304` counts as unchanged;
  * - network errors, 408/429/5xx and hung requests are retried on the same backoff;
@@ -80,6 +88,8 @@ export function pollJobStatus(
 export interface PollSettings extends PollDefaults {
   /** Send `fallback=1` with every request. */
   readonly fallback: boolean;
+  /** Skip the immediate first request: the caller knows this status already. */
+  readonly knownStatus?: JobState;
 }
 
 /** Options merged over the configured defaults, with the mandatory timeout checked. */
@@ -90,6 +100,7 @@ export function pollSettings(defaults: PollDefaults, options: Partial<PollOption
     timeoutMs: options.timeoutMs as number,
     requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
     fallback: options.fallback === true,
+    knownStatus: options.knownStatus,
   };
   if (!(
     typeof settings.timeoutMs === 'number' &&
@@ -115,7 +126,7 @@ export function pollStatus(
   http: HttpClient,
   apiUrl: string,
   ref: JobRef,
-  settings: PollDefaults & { readonly fallback?: boolean },
+  settings: PollDefaults & { readonly fallback?: boolean; readonly knownStatus?: JobState },
   onRequest: () => void = () => {},
 ): Observable<JobEvent> {
   const url = statusUrl(apiUrl, ref);
@@ -127,6 +138,7 @@ export function pollStatus(
     let waitMs = settings.initialMs; // the wait before the next request
     let etag: string | null = null;
     let last: JobEvent | undefined;
+    let lastStatus: JobState | undefined = settings.knownStatus;
 
     const plan = (changed: boolean, retryAfter: number): void => {
       step = changed ? 0 : step + 1;
@@ -166,7 +178,8 @@ export function pollStatus(
           return null;
         }
         etag = response.headers.get('ETag') ?? `"${event.version}"`;
-        plan(!last || last.status !== event.status || last.progress !== event.progress, retryAfter);
+        plan(lastStatus !== event.status, retryAfter);
+        lastStatus = event.status;
         if (last && event.version <= last.version) return null;
         last = event;
         return event;
@@ -174,6 +187,7 @@ export function pollStatus(
       repeat({ delay: () => timer(waitMs) }),
       filter((event): event is JobEvent => event !== null),
     );
+    const firstPoll$ = settings.knownStatus ? timer(settings.initialMs).pipe(mergeMap(() => polls$)) : polls$;
 
     const deadline$ = timer(settings.timeoutMs).pipe(
       mergeMap(() =>
@@ -181,7 +195,7 @@ export function pollStatus(
       ),
     );
 
-    return merge(polls$, deadline$).pipe(takeWhile((event) => !isTerminal(event), true));
+    return merge(firstPoll$, deadline$).pipe(takeWhile((event) => !isTerminal(event), true));
   });
 }
 
