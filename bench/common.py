@@ -22,7 +22,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -38,10 +37,7 @@ os.environ.setdefault("AUTH_MODE", "none")
 os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
 os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
 
-from bench.counting import install as count_storage_operations  # noqa: E402
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings, wait_for_port  # noqa: E402
-
-count_storage_operations()  # in this process too (the benchmarks' own storage clients)
+from tests.support.processes import Azurite, LocalHostProcess, isolated_settings, wait_for_port  # noqa: E402, F401 (wait_for_port: for bench/hotspots.py)
 
 RESULTS = ROOT / "bench" / "results"
 SIGNING_KEY = "test-signing-key-" + "x" * 32  # what isolated_settings() configures
@@ -140,37 +136,10 @@ def azurite_running() -> Iterator[Azurite]:
         server.destroy()
 
 
-class CountingHostProcess(LocalHostProcess):
-    """LocalHostProcess, started as `python -m bench.counting_host` (storage operations counted)."""
-
-    def start(self, timeout: float = 30.0) -> LocalHostProcess:
-        import httpx
-
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        if self.log_path is None:
-            self.log_path = Path(tempfile.mkstemp(prefix="local-host-", suffix=".log")[1])
-        log = open(self.log_path, "ab")  # noqa: SIM115 (lives as long as the process)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.counting_host", "--port", str(self.port), *self.args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port(self.port, timeout, self.proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/local/diagnostics", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        raise TimeoutError("local host did not become ready")
-
-
 @contextlib.contextmanager
 def local_host(env: dict[str, str], *args: str) -> Iterator[LocalHostProcess]:
-    """A local host on `env`, storage operations counted (bench/counting.py), stopped afterwards."""
-    host = CountingHostProcess(env, args=args)
+    """A local host on `env` (storage operations counted in its /local/diagnostics), stopped afterwards."""
+    host = LocalHostProcess(env, args=args)
     try:
         host.start(timeout=60)
         log(f"local host {' '.join(args)} on {host.base_url}")

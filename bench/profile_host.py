@@ -1,4 +1,4 @@
-"""`python -m bench.profile_host [local host options]`: the counting local host, with profiling on signals.
+"""`python -m bench.profile_host [local host options]`: the local host, with profiling on signals.
 
 - SIGUSR1: write a tracemalloc snapshot to $BENCH_PROFILE_DIR/snapshot-<n>.pickle
   (tracing starts at launch with $BENCH_TRACEMALLOC_FRAMES frames, default 8; 0 turns it off);
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import common  # noqa: F401 (puts the repository on sys.path)
-from bench.counting import install
 
 OUT = Path(os.environ.get("BENCH_PROFILE_DIR", "."))
 _state: dict[str, Any] = {"snapshots": 0, "profiles": 0, "profiler": None}
@@ -52,7 +51,6 @@ if __name__ == "__main__":
         tracemalloc.start(frames)
     signal.signal(signal.SIGUSR1, _snapshot)
     signal.signal(signal.SIGUSR2, _profile)
-    install()
     from local_host.__main__ import main
 
     sys.argv[0] = "python -m local_host"
