@@ -22,12 +22,24 @@ node_modules/.bin/azurite --silent --skipApiVersionCheck --loose \
 AZURITE=$!
 HOST=""
 
+# SIGTERM, then SIGKILL if it is still there after 10 s (Azurite can hang on a second signal).
+stop_process() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 stop() {
   trap - INT TERM EXIT
   echo
   echo "stopping..."
-  [ -n "$HOST" ] && kill -TERM "$HOST" 2>/dev/null && wait "$HOST" 2>/dev/null || true
-  kill -TERM "$AZURITE" 2>/dev/null && wait "$AZURITE" 2>/dev/null || true
+  [ -n "$HOST" ] && stop_process "$HOST"
+  stop_process "$AZURITE"
   echo "stopped."
 }
 trap stop INT TERM EXIT
@@ -59,7 +71,7 @@ cat <<MSG
   Try it:
     curl -s -X POST localhost:$PORT/api/jobs/Sleep/start \\
          -H 'Content-Type: application/json' -d '{"seconds": 5}' | tee /tmp/job.json
-    curl -N "localhost:$PORT\$(jq -r .eventsUrl /tmp/job.json)?access_token=\$(jq -r .token /tmp/job.json)"
+    curl -N "localhost:$PORT\$(python3 -c 'import json; j=json.load(open("/tmp/job.json")); print(j["eventsUrl"] + "?access_token=" + j["token"])')"
 
   Ctrl-C stops everything.
 
