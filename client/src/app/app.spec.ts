@@ -177,6 +177,66 @@ describe('App (the demo)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('renders each starter form with its fields, their ranges and test ids', () => {
+    const forms = [...element.querySelectorAll<HTMLFormElement>('form.starter')];
+    expect(forms.map((form) => form.querySelector('h3')!.textContent)).toEqual([
+      'StoryPublish',
+      'Sleep',
+      'Fail',
+    ]);
+    const fields = forms.map((form) =>
+      [...form.querySelectorAll('input')].map((input) => [
+        input.dataset['testid'],
+        input.type,
+        input.getAttribute('min'),
+        input.getAttribute('max'),
+        input.getAttribute('step'),
+        input.value,
+      ]),
+    );
+    expect(fields).toEqual([
+      [
+        ['story-count', 'number', '1', '50', null, '3'],
+        ['story-step', 'number', '0', '60', '0.1', '1'],
+      ],
+      [
+        ['sleep-count', 'number', '1', '50', null, '3'],
+        ['sleep-seconds', 'number', '0', '3600', '0.5', '5'],
+      ],
+      [
+        ['fail-count', 'number', '1', '50', null, '1'],
+        ['fail-after', 'number', '0', '600', '0.5', '2'],
+        ['fail-message', 'text', null, null, null, 'simulated failure'],
+      ],
+    ]);
+    expect(forms.map((form) => form.querySelector('button')!.dataset['testid'])).toEqual([
+      'start-story',
+      'start-sleep',
+      'start-fail',
+    ]);
+  });
+
+  it('keeps typed numbers within their range and starts with what the fields say', () => {
+    const type = (id: string, value: string) => {
+      const input = byTestId(id) as HTMLInputElement;
+      input.value = value;
+      input.dispatchEvent(new Event('input'));
+      fixture.detectChanges();
+    };
+    type('sleep-count', '99');
+    expect(byTestId('start-sleep').textContent!.trim()).toBe('Start 50 Sleep');
+    type('sleep-count', '');
+    expect(byTestId('start-sleep').textContent!.trim()).toBe('Start 50 Sleep');
+    type('sleep-count', '0');
+    expect(byTestId('start-sleep').textContent!.trim()).toBe('Start 1 Sleep');
+
+    type('fail-after', '1.5');
+    type('fail-message', 'boom');
+    click('start-fail');
+    const start = http.expectOne('/api/jobs/Fail/start');
+    expect(start.request.body).toEqual({ afterSeconds: 1.5, message: 'boom' });
+  });
+
   it('says why a start failed', () => {
     click('start-fail');
     http

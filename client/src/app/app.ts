@@ -1,15 +1,43 @@
 import { HttpErrorResponse } from '@angular/common/http';
-import { Component, computed, DestroyRef, inject, signal } from '@angular/core';
+import { Component, computed, DestroyRef, inject, signal, WritableSignal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { JobEventsService } from 'job-events';
 import { catchError, EMPTY, finalize, from, map, mergeMap } from 'rxjs';
 
-import { fail, fiftyJobs, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
+import { fail, fiftyJobs, JobKind, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
 import { JobRow, RowState } from './job-row';
 import { MetricsPanel } from './metrics-panel';
 
 /** Starts run this many at a time, leaving the browser's other connections to the streams. */
 const START_CONCURRENCY = 6;
+
+/** A number input of a starter form; what is typed is kept between `min` and `max`. */
+interface NumberField {
+  readonly label: string;
+  readonly testId: string;
+  readonly value: WritableSignal<number>;
+  readonly min: number;
+  readonly max: number;
+  /** The input's `step` attribute; none (steps of 1) when left out. */
+  readonly step?: number;
+}
+
+/** A form that starts `count` jobs of one kind, with the fields of their input. */
+interface Starter {
+  readonly jobType: JobKind;
+  readonly about: string;
+  readonly count: WritableSignal<number>;
+  readonly fields: readonly NumberField[];
+  /** The Fail form's message field. */
+  readonly message?: WritableSignal<string>;
+  readonly startTestId: string;
+  start(): void;
+}
+
+/** The first field of every starter: how many jobs to start. */
+function jobsField(value: WritableSignal<number>, testId: string): NumberField {
+  return { label: 'Jobs', testId, value, min: 1, max: 50 };
+}
 
 @Component({
   selector: 'app-root',
@@ -36,6 +64,64 @@ export class App {
   protected readonly failCount = signal(1);
   protected readonly failAfter = signal(2);
   protected readonly failMessage = signal('simulated failure');
+
+  protected readonly starters: readonly Starter[] = [
+    {
+      jobType: 'StoryPublish',
+      about: 'Validate, render, publish to web and newsletter, purge.',
+      count: this.storyCount,
+      fields: [
+        jobsField(this.storyCount, 'story-count'),
+        {
+          label: 'Seconds per step',
+          testId: 'story-step',
+          value: this.storyStep,
+          min: 0,
+          max: 60,
+          step: 0.1,
+        },
+      ],
+      startTestId: 'start-story',
+      start: () => this.startStories(),
+    },
+    {
+      jobType: 'Sleep',
+      about: 'Waits, reporting progress five times.',
+      count: this.sleepCount,
+      fields: [
+        jobsField(this.sleepCount, 'sleep-count'),
+        {
+          label: 'Seconds',
+          testId: 'sleep-seconds',
+          value: this.sleepSeconds,
+          min: 0,
+          max: 3600,
+          step: 0.5,
+        },
+      ],
+      startTestId: 'start-sleep',
+      start: () => this.startSleeps(),
+    },
+    {
+      jobType: 'Fail',
+      about: 'Reports a little progress, then fails.',
+      count: this.failCount,
+      fields: [
+        jobsField(this.failCount, 'fail-count'),
+        {
+          label: 'After seconds',
+          testId: 'fail-after',
+          value: this.failAfter,
+          min: 0,
+          max: 600,
+          step: 0.5,
+        },
+      ],
+      message: this.failMessage,
+      startTestId: 'start-fail',
+      start: () => this.startFailures(),
+    },
+  ];
 
   protected readonly summary = computed(() => {
     const counts = { total: this.jobs().length, active: 0, Completed: 0, Failed: 0, other: 0 };
@@ -77,14 +163,9 @@ export class App {
     this.states.update((states) => new Map(states).set(jobId, state));
   }
 
-  protected setNumber(
-    target: { set(value: number): void },
-    event: Event,
-    min: number,
-    max: number,
-  ): void {
+  protected setNumber(field: NumberField, event: Event): void {
     const value = (event.target as HTMLInputElement).valueAsNumber;
-    if (Number.isFinite(value)) target.set(Math.min(max, Math.max(min, value)));
+    if (Number.isFinite(value)) field.value.set(Math.min(field.max, Math.max(field.min, value)));
   }
 
   protected setText(target: { set(value: string): void }, event: Event): void {
