@@ -341,17 +341,8 @@ async def run(args: Any) -> dict[str, Any]:
                     and product["idle_cpu_pct"] <= peer["idle_cpu_pct"] * 1.1 + 0.5,
                 }
             )
-    return common.write_results(
-        "capacity",
-        out_dir=args.out,
-        columns=COLUMNS,
-        rows=rows,
-        params={k: (str(v) if k == "out" else v) for k, v in vars(args).items() if k not in ("out",)},
-        machine_info=info,
-        started=started,
-        targets=targets,
-        details={"runs": runs, "fdLimit": limit},
-    )
+    details = {"runs": runs, "fdLimit": limit}
+    return common.write_results("capacity", args, COLUMNS, rows, info, started, targets=targets, details=details)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

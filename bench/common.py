@@ -216,18 +216,20 @@ def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def write_results(
     name: str,
-    *,
-    out_dir: Path,
+    args: argparse.Namespace,
     columns: Sequence[str],
     rows: list[dict[str, Any]],
-    params: dict[str, Any],
     machine_info: dict[str, Any],
     started: float,
+    *,
     targets: list[dict[str, Any]] | None = None,
     details: dict[str, Any] | None = None,
     command: str | None = None,
 ) -> dict[str, Any]:
-    """Print the table and write <name>.json and <name>.csv into out_dir."""
+    """Print the table and write <name>.json and <name>.csv into `args.out`; the other
+    arguments are recorded as the run's parameters."""
+    out_dir: Path = args.out
+    params = {k: v for k, v in vars(args).items() if k != "out"}
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": name,

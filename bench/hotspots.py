@@ -18,8 +18,6 @@ absolute figures are higher than benchmark 4's; the shares are what matter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import pstats
 import signal
 import tempfile
@@ -32,31 +30,9 @@ from bench import common, sseclient
 from bench.capacity import ProductTarget
 
 
-class ProfiledHost(common.CountingHostProcess):
-    def start(self, timeout: float = 60.0) -> Any:
-        import subprocess
-        import sys
-
-        import httpx
-
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        self.log_path = Path(tempfile.mkstemp(prefix="local-host-", suffix=".log")[1])
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.profile_host", "--port", str(self.port), *self.args],
-            cwd=common.ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        common.wait_for_port(self.port, timeout, self.proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/local/diagnostics", timeout=5).status_code == 200:
-                    return self
-            time.sleep(0.2)
-        raise TimeoutError("profiled local host did not become ready")
+def profiled_host(env: dict[str, str], *args: str) -> common.LocalHostProcess:
+    """The local host under bench/profile_host.py (tracemalloc and cProfile on signals)."""
+    return common.LocalHostProcess(env, args=args, module="bench.profile_host")
 
 
 def exists(path: Path) -> bool:
@@ -135,8 +111,8 @@ async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dic
     profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     with common.azurite_running() as azurite:
         env = common.system_env(azurite, BENCH_PROFILE_DIR=str(profile_dir), BENCH_TRACEMALLOC_FRAMES="0")
-        host = ProfiledHost(env)
-        host.start()
+        host = profiled_host(env)
+        host.start(timeout=120)
         try:
             assert host.proc is not None
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
@@ -177,16 +153,9 @@ async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dic
     print(common.format_table(cumulative[: args.top], ["function", "calls", "cum_ms_per_job", "cum_pct"]))
     own = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
     print("\nown time:")
-    return common.write_results(
-        "hotspots_starts",
-        out_dir=args.out,
-        columns=["function", "calls", "own_ms", "own_pct", "cum_ms"],
-        rows=own,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        details={"cpuMsPerJob": total * 1000 / args.starts, "cumulative": cumulative[: args.top * 2]},
-    )
+    details = {"cpuMsPerJob": total * 1000 / args.starts, "cumulative": cumulative[: args.top * 2]}
+    columns = ["function", "calls", "own_ms", "own_pct", "cum_ms"]
+    return common.write_results("hotspots_starts", args, columns, own, info, started, details=details)
 
 
 async def run(args: Any) -> dict[str, Any]:
@@ -204,8 +173,8 @@ async def run(args: Any) -> dict[str, Any]:
             SSE_STREAM_LIFETIME_SECONDS="200",
             BENCH_PROFILE_DIR=str(profile_dir),
         )
-        host = ProfiledHost(env, args=("--no-worker", "--no-timers"))
-        host.start()
+        host = profiled_host(env, "--no-worker", "--no-timers")
+        host.start(timeout=120)
         try:
             target = ProductTarget(host, env)
             await target.setup()
@@ -249,16 +218,9 @@ async def run(args: Any) -> dict[str, Any]:
     total = sum(r["bytes_per_stream"] for r in files)
     print(f"\ntraced Python memory per stream (top {args.top} files): {total:.0f} bytes")
     print(f"\nfan-out CPU, {args.events} events x {n} streams (cProfile, own time):")
-    return common.write_results(
-        "hotspots",
-        out_dir=args.out,
-        columns=["function", "calls", "own_ms", "own_pct", "cum_ms"],
-        rows=cpu,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        details={"memoryByLine": lines, "memoryByFile": files, "delivered": delivered},
-    )
+    details = {"memoryByLine": lines, "memoryByFile": files, "delivered": delivered}
+    columns = ["function", "calls", "own_ms", "own_pct", "cum_ms"]
+    return common.write_results("hotspots", args, columns, cpu, info, started, details=details)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

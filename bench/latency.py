@@ -207,17 +207,8 @@ async def run(args: Any) -> dict[str, Any]:
             "met": by[CROSS]["p99_ms"] is not None and by[CROSS]["p99_ms"] <= 1000,
         },
     ]
-    return common.write_results(
-        "latency",
-        out_dir=args.out,
-        columns=COLUMNS,
-        rows=rows,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        targets=targets,
-        details={"rounds": rounds, "settings": common.production_settings()},
-    )
+    details = {"rounds": rounds, "settings": common.production_settings()}
+    return common.write_results("latency", args, COLUMNS, rows, info, started, targets=targets, details=details)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -232,16 +232,9 @@ async def run(args: Any) -> dict[str, Any]:
             "met": by[BACKOFF]["cut_vs_fixed_pct"] >= 50,
         },
     ]
+    details = {"durations": durations, "serverStorageOperations": ops, "startRequests": args.jobs}
     return common.write_results(
-        "requests_per_job",
-        out_dir=args.out,
-        columns=COLUMNS,
-        rows=rows,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        targets=targets,
-        details={"durations": durations, "serverStorageOperations": ops, "startRequests": args.jobs},
+        "requests_per_job", args, COLUMNS, rows, info, started, targets=targets, details=details
     )
 
 

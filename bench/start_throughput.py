@@ -152,16 +152,9 @@ async def run(args: Any) -> dict[str, Any]:
             "met": None,
         }
     ]
+    details = {"runs": runs, "costPerJob": cost, "serverStorageOperationsTotal": ops_all}
     return common.write_results(
-        "start_throughput",
-        out_dir=args.out,
-        columns=COLUMNS,
-        rows=rows,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        targets=targets,
-        details={"runs": runs, "costPerJob": cost, "serverStorageOperationsTotal": ops_all},
+        "start_throughput", args, COLUMNS, rows, info, started, targets=targets, details=details
     )
 
 

@@ -297,17 +297,8 @@ async def run(args: Any) -> dict[str, Any]:
                 "met": with_churn <= 2.0,
             }
         )
-    return common.write_results(
-        "storage_ops",
-        out_dir=args.out,
-        columns=COLUMNS,
-        rows=rows,
-        params={k: v for k, v in vars(args).items() if k != "out"},
-        machine_info=info,
-        started=started,
-        targets=targets,
-        details={"real": real, "naive": naive, "churn": churn_result, "settings": settings, "fdLimit": limit},
-    )
+    details = {"real": real, "naive": naive, "churn": churn_result, "settings": settings, "fdLimit": limit}
+    return common.write_results("storage_ops", args, COLUMNS, rows, info, started, targets=targets, details=details)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

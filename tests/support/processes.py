@@ -136,6 +136,7 @@ class LocalHostProcess:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     args: tuple[str, ...] = ()
+    module: str = "local_host"  # what `python -m` runs (the benchmarks' profiler wraps it)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -149,7 +150,7 @@ class LocalHostProcess:
             self.log_path = Path(tempfile.mkstemp(prefix="local-host-", suffix=".log")[1])
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "local_host", "--port", str(self.port), *self.args],
+            [sys.executable, "-m", self.module, "--port", str(self.port), *self.args],
             cwd=ROOT,
             env=env,
             stdout=log,
