@@ -15,7 +15,9 @@ first and deleted last, so a job can never be unfinished and unlisted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -254,7 +256,7 @@ class TableStatusStore:
     async def _mutate(self, job: JobRecord | str, mutate: Mutation) -> JobRecord:
         record = job if isinstance(job, JobRecord) else None
         job_id = job.job_id if isinstance(job, JobRecord) else job
-        for _ in range(_CONFLICT_RETRIES):
+        for attempt in range(_CONFLICT_RETRIES):
             current = record or await self.get(job_id)
             record = None
             if current is None:
@@ -270,7 +272,10 @@ class TableStatusStore:
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceModifiedError:
-                continue  # someone else wrote first: re-read and re-check
+                # Someone else wrote first: re-read and re-check, after a short random pause
+                # so that writers who collided do not collide again.
+                await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))
+                continue
             updated = replace(updated, etag=meta["etag"])
             await self._after_write(updated)
             return updated
