@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
+from datetime import datetime
 
 from azurefunctions.extensions.http.fastapi import JSONResponse, Response
 from starlette.requests import Request
@@ -18,7 +20,7 @@ from api.http import endpoint, read_json, validate
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import ApiError
 from api.streaming import EventStreamResponse
-from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name
+from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name, seconds_left
 from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
 from jobs.store import JobRecord
@@ -31,6 +33,9 @@ from telemetry.metrics import metrics
 log = logging.getLogger("api")
 
 POLL_RETRY_AFTER = "2"  # seconds; what a polling client should wait while a job runs
+# A running job with a known pace is asked about again when it should be done
+# (as Azure's long-running operations do), within these bounds in seconds.
+POLL_AFTER_MIN, POLL_AFTER_MAX = 2, 60
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-store",
@@ -115,6 +120,18 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
+def poll_after(record: JobRecord, now: datetime) -> str:
+    """The `Retry-After` of a status answer for an unfinished job: 2 s, or for a
+    running job that reports progress, when it should be done (+1 s for the final
+    write to land). Polling clients that reset their backoff on progress use it as
+    the floor of their next wait, so they skip the polls that could only say
+    "still running" (bench/README.md, benchmark 1)."""
+    left = seconds_left(record.status, record.started_at, now)
+    if left is None:
+        return POLL_RETRY_AFTER
+    return str(min(POLL_AFTER_MAX, max(POLL_AFTER_MIN, math.ceil(left + 1))))
+
+
 async def _callers_job(request: Request) -> tuple[Services, Principal, JobRecord]:
     """The job named by the path, if the caller owns it (else 401/404)."""
     services = get_services()
@@ -126,14 +143,14 @@ async def _callers_job(request: Request) -> tuple[Services, Principal, JobRecord
 
 @endpoint("GET /api/jobs/{jobType}/{jobId}")
 async def get_status(request: Request) -> Response:
-    _, _, record = await _callers_job(request)
+    services, _, record = await _callers_job(request)
     status = record.status
     # Clients add ?fallback=1 to polls made because SSE failed: the fallback rate.
     metrics().polls.add(1, {"job_type": status.job_type, "fallback": request.query_params.get("fallback") == "1"})
     etag = f'"{status.version}"'
     headers = {"ETag": etag}
     if not status.status.terminal:
-        headers["Retry-After"] = POLL_RETRY_AFTER
+        headers["Retry-After"] = poll_after(record, services.clock.now())
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return JSONResponse(status.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)

@@ -137,7 +137,18 @@ def openapi_document() -> dict[str, Any]:
                 {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": _json(JobStatus, "The status.", {"ETag": _header("The version."), **RETRY_AFTER}),
+                "200": _json(
+                    JobStatus,
+                    "The status.",
+                    {
+                        "ETag": _header("The version."),
+                        "Retry-After": _header(
+                            "While the job is unfinished: seconds to wait, 2, or for a running job that"
+                            " reports progress, when it should be done (at most 60).",
+                            {"type": "string", "pattern": r"^\d+$"},
+                        ),
+                    },
+                ),
                 "304": {"description": "Unchanged since the ETag sent."},
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,

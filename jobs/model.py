@@ -124,3 +124,19 @@ def apply_update(current: JobStatus, update: JobUpdate, now: datetime | None = N
     if all(getattr(current, k) == v for k, v in changes.items()):
         return None
     return current.model_copy(update={**changes, "version": current.version + 1, "timestamp": now or datetime.now(UTC)})
+
+
+def seconds_left(status: JobStatus, started_at: datetime | None, now: datetime) -> float | None:
+    """How long a running job should still take if it keeps its pace so far, or
+    None when that cannot be told (not running, no progress yet, or done).
+
+    The pace is the progress at its last report over the time worked until then;
+    a message-only update moves `timestamp` too, which only makes this cautious.
+    """
+    if status.status is not JobState.RUNNING or started_at is None or not 0.0 < status.progress < 1.0:
+        return None
+    worked = (status.timestamp - started_at).total_seconds()
+    if worked <= 0:
+        return None
+    expected = worked * (1.0 - status.progress) / status.progress
+    return max(0.0, expected - (now - status.timestamp).total_seconds())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 
 import httpx
@@ -87,6 +88,20 @@ def test_running_job_status_carries_retry_after(shared_host):
     response = httpx.get(f"{base}{job['statusUrl']}")
     assert response.status_code == 200 and response.json()["status"] in ("Queued", "Running")
     assert response.headers["retry-after"] == "2"
+
+
+def test_running_job_with_progress_is_asked_about_when_it_should_be_done(shared_host):
+    base = shared_host.base_url
+    job = start(base, "Sleep", {"seconds": 40, "steps": 8})  # 12.5 % every 5 s
+    status = {}
+    deadline = time.monotonic() + 20
+    while status.get("progress", 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        response = httpx.get(f"{base}{job['statusUrl']}")
+        status = response.json()
+    assert status["status"] == "Running" and status["progress"] > 0, status
+    # About 35 s of the 40 are left after the first step; the hint says so, capped at 60.
+    assert 25 <= int(response.headers["retry-after"]) <= 40, response.headers["retry-after"]
 
 
 def test_fail_job_streams_failed_with_its_message(shared_host):

@@ -1,10 +1,19 @@
 """The job state machine: forward only, versions rise, duplicates are no-ops."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.model import JobState, JobUpdate, StaleUpdate, apply_update, is_job_id, is_job_type_name, new_job
+from jobs.model import (
+    JobState,
+    JobUpdate,
+    StaleUpdate,
+    apply_update,
+    is_job_id,
+    is_job_type_name,
+    new_job,
+    seconds_left,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 JOB = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
@@ -82,3 +91,20 @@ def test_hostile_ids_are_not_job_ids(value):
 def test_real_ids_pass():
     assert is_job_id(JOB)
     assert is_job_type_name("StoryPublish")
+
+
+def test_seconds_left_follows_the_pace_so_far():
+    # Started at NOW, 25 % done after 10 s: 30 s to go, minus the 4 s since that report.
+    job = apply_update(running(), JobUpdate(progress=0.25), NOW + timedelta(seconds=10))
+    assert seconds_left(job, NOW, NOW + timedelta(seconds=14)) == pytest.approx(26.0)
+    # Overdue: never negative.
+    assert seconds_left(job, NOW, NOW + timedelta(seconds=100)) == 0.0
+
+
+def test_seconds_left_is_unknown_without_a_pace():
+    assert seconds_left(new_job(JOB, "Sleep", NOW), None, NOW) is None  # queued
+    assert seconds_left(running(), NOW, NOW) is None  # no progress yet
+    assert seconds_left(running(0.5), None, NOW) is None  # start time unknown
+    assert seconds_left(running(0.5), NOW, NOW) is None  # no time worked
+    done = apply_update(running(0.5), JobUpdate(status=JobState.COMPLETED), NOW + timedelta(seconds=5))
+    assert seconds_left(done, NOW, NOW + timedelta(seconds=5)) is None
