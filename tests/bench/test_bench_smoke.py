@@ -84,7 +84,7 @@ def test_requests_per_job(results: dict[str, dict[str, Any]]) -> None:
     assert set(rows) == {
         "fixed 5s poll",
         "backoff poll",
-        "backoff, progress reset",
+        "backoff, no hint",
         "SSE per job",
         "SSE /watch (1 conn)",
     }

@@ -112,7 +112,7 @@ describe('pollJobStatus', () => {
     expect(seen.map((e) => e.version)).toEqual([1]);
   });
 
-  it('goes back to initialMs when the status changes, but not for progress alone', () => {
+  it('goes back to initialMs when the status or the progress changes, not for a message', () => {
     poll({ timeoutMs: 600_000, initialMs: 2000 });
     respond(jobEvent(JOB_A, 1, 'Queued'));
     expectWait(2000);
@@ -122,12 +122,28 @@ describe('pollJobStatus', () => {
     expectWait(10_000);
     respond(jobEvent(JOB_A, 2, 'Running', 0.4)); // the status changed
     expectWait(2000);
-    respond(jobEvent(JOB_A, 3, 'Running', 0.6)); // progress only: keeps backing off
+    respond(jobEvent(JOB_A, 3, 'Running', 0.6)); // the progress changed
+    expectWait(2000);
+    respond(jobEvent(JOB_A, 4, 'Running', 0.6, { message: 'almost' })); // a message only
     expectWait(5000);
-    respond(jobEvent(JOB_A, 4, 'Running', 0.8, { message: 'almost' }));
+    notModified(4);
     expectWait(10_000);
     respond(jobEvent(JOB_A, 5, 'Completed'));
     expect(seen.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(completed).toBe(true);
+  });
+
+  it("after progress, waits until the server's estimate of the end (its Retry-After)", () => {
+    poll({ timeoutMs: 600_000, knownStatus: 'Queued' });
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 2, 'Running', 0), { 'Retry-After': '2' });
+    expectWait(2000);
+    respond(jobEvent(JOB_A, 3, 'Running', 0.25), { 'Retry-After': '31' }); // 25 % after ~3 s of 40
+    expectWait(31_000);
+    notModified(3); // not done yet, keeps backing off from the reset
+    expectWait(5000);
+    respond(jobEvent(JOB_A, 4, 'Completed'));
+    expect(seen.map((e) => e.version)).toEqual([2, 3, 4]);
     expect(completed).toBe(true);
   });
 

@@ -26,7 +26,7 @@ import { isTerminal, JobEvent, JobRef, JobState } from './models';
 export interface PollOptions {
   /** Mandatory: give up with `JobPollTimeoutError` after this many milliseconds. */
   readonly timeoutMs: number;
-  /** First wait, and the wait after a change of status. Default from the config (1000). */
+  /** First wait, and the wait after a change of status or progress. Default from the config (1000). */
   readonly initialMs?: number;
   /** Longest wait while nothing changes. Default from the config (60000). */
   readonly maxMs?: number;
@@ -52,11 +52,13 @@ export interface PollOptions {
  * Polls one job until it is `Completed` or `Failed`, politely:
  * - the first request goes out at once (after `initialMs` when `knownStatus` is
  *   given); then it waits `initialMs`, and while the status stays the same 5 s,
- *   10 s, 20 s … up to `maxMs` (see `backoffDelay`); a change of status brings the
- *   wait back to `initialMs`. Progress alone does not: a job that reports progress
- *   every few seconds would otherwise be polled faster than the fixed 5 s polling
- *   this replaces (measured in bench/README.md, benchmark 1);
- * - a `Retry-After` from the server is a floor for the next wait;
+ *   10 s, 20 s … up to `maxMs` (see `backoffDelay`); a change of status or
+ *   progress brings the wait back to `initialMs`;
+ * - a `Retry-After` from the server is a floor for the next wait. For a running
+ *   job that reports progress the server says when it should be done, so after
+ *   each progress report the next poll goes out about then, not after `initialMs`
+ *   (without that floor, resetting on progress polls more than fixed 5 s polling:
+ *   bench/README.md, benchmark 1);
  * - it sends `If-None-Match` with the last `ETag`; a `304` counts as unchanged;
  * - network errors, 408/429/5xx and hung requests are retried on the same backoff;
  *   any other error (404, 401 …) ends the poll with that `HttpErrorResponse`;
@@ -139,6 +141,7 @@ export function pollStatus(
     let etag: string | null = null;
     let last: JobEvent | undefined;
     let lastStatus: JobState | undefined = settings.knownStatus;
+    let lastProgress: number | undefined;
 
     const plan = (changed: boolean, retryAfter: number): void => {
       step = changed ? 0 : step + 1;
@@ -178,8 +181,10 @@ export function pollStatus(
           return null;
         }
         etag = response.headers.get('ETag') ?? `"${event.version}"`;
-        plan(lastStatus !== event.status, retryAfter);
+        const progressed = lastProgress !== undefined && event.progress !== lastProgress;
+        plan(progressed || event.status !== lastStatus, retryAfter);
         lastStatus = event.status;
+        lastProgress = event.progress;
         if (last && event.version <= last.version) return null;
         last = event;
         return event;
