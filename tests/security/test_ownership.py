@@ -112,8 +112,9 @@ def test_bad_bearer_tokens_are_401(bearer, changes):
 
 def test_missing_or_forged_bearer_is_401(bearer):
     host, _ = bearer
+    # An HMAC token "signed" with a guessed secret, against an RS256 JWKS (algorithm confusion).
     forged = jwt.encode(
-        {"sub": "alice", "exp": int(time.time()) + 60}, "secret", algorithm="HS256", headers={"kid": "test-key"}
+        {"sub": "alice", "exp": int(time.time()) + 60}, "x" * 32, algorithm="HS256", headers={"kid": "test-key"}
     )
     for headers in ({}, {"Authorization": "Basic YWxpY2U6eA=="}, {"Authorization": f"Bearer {forged}"}):
         problem(httpx.post(f"{host.base_url}/api/jobs/Sleep/start", json={}, headers=headers), 401)
