@@ -32,9 +32,9 @@ from telemetry.metrics import metrics
 
 log = logging.getLogger("api")
 
-POLL_RETRY_AFTER = "2"  # seconds; what a polling client should wait while a job runs
-# A running job with a known pace is asked about again when it should be done
-# (as Azure's long-running operations do), within these bounds in seconds.
+# Seconds a polling client should wait while a job is unfinished. A running job
+# with a known pace is asked about again when it should be done (as Azure's
+# long-running operations do), within these bounds.
 POLL_AFTER_MIN, POLL_AFTER_MAX = 2, 60
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -109,7 +109,7 @@ async def start_job(request: Request) -> Response:
     return JSONResponse(
         accepted.model_dump(mode="json", by_alias=True),
         status_code=202,
-        headers={"Location": accepted.status_url, "Retry-After": POLL_RETRY_AFTER},
+        headers={"Location": accepted.status_url, "Retry-After": str(POLL_AFTER_MIN)},
     )
 
 
@@ -127,9 +127,8 @@ def poll_after(record: JobRecord, now: datetime) -> str:
     the floor of their next wait, so they skip the polls that could only say
     "still running" (bench/README.md, benchmark 1)."""
     left = seconds_left(record.status, record.started_at, now)
-    if left is None:
-        return POLL_RETRY_AFTER
-    return str(min(POLL_AFTER_MAX, max(POLL_AFTER_MIN, math.ceil(left + 1))))
+    seconds = POLL_AFTER_MIN if left is None else math.ceil(left + 1)
+    return str(min(POLL_AFTER_MAX, max(POLL_AFTER_MIN, seconds)))
 
 
 async def _callers_job(request: Request) -> tuple[Services, Principal, JobRecord]:

@@ -38,7 +38,11 @@ def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str,
     return {"description": description, "schema": schema or {"type": "string"}}
 
 
-RETRY_AFTER = {"Retry-After": _header("Seconds to wait.", {"type": "string", "pattern": r"^\d+$"})}
+def _retry_after(description: str = "Seconds to wait.") -> dict[str, Any]:
+    return {"Retry-After": _header(description, {"type": "string", "pattern": r"^\d+$"})}
+
+
+RETRY_AFTER = _retry_after()
 UNAVAILABLE = _problem("Storage or queue unavailable, stream capacity reached, or shutting down.", RETRY_AFTER)
 UNAUTHORIZED = _problem("Missing or invalid credentials.", {"WWW-Authenticate": _header("The challenge.")})
 NOT_FOUND = _problem("Unknown job type, or no such job for this caller.")
@@ -142,10 +146,9 @@ def openapi_document() -> dict[str, Any]:
                     "The status.",
                     {
                         "ETag": _header("The version."),
-                        "Retry-After": _header(
+                        **_retry_after(
                             "While the job is unfinished: seconds to wait, 2, or for a running job that"
-                            " reports progress, when it should be done (at most 60).",
-                            {"type": "string", "pattern": r"^\d+$"},
+                            " reports progress, when it should be done (at most 60)."
                         ),
                     },
                 ),
