@@ -102,10 +102,15 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def table_names(prefix: str) -> tuple[str, str, str]:
+    """The status table, its change feed and its active index, in that order."""
+    return (prefix, f"{prefix}feed", f"{prefix}active")
+
+
 class TableStatusStore:
     def __init__(self, service: TableServiceClient, prefix: str = "jobs", clock: Clock | None = None) -> None:
         self._service = service
-        self.table_names = (prefix, f"{prefix}feed", f"{prefix}active")
+        self.table_names = table_names(prefix)
         self._jobs = service.get_table_client(self.table_names[0])
         self._feed = service.get_table_client(self.table_names[1])
         self._active = service.get_table_client(self.table_names[2])
