@@ -89,7 +89,9 @@ class Hub:
         for job_id in job_ids:
             self._subscribers.setdefault(job_id, set()).add(subscriber)
             recent = self._recent.pop(job_id, None)
-            if recent is not None and job_id not in self._latest:
+            # Past its grace the held state may be stale: the watcher stops when
+            # nothing is watched, so let the caller read storage instead.
+            if recent is not None and recent[1] > self._clock.monotonic() and job_id not in self._latest:
                 self._latest[job_id] = recent[0]
 
     def unsubscribe(self, job_ids: Iterable[str], subscriber: Subscriber) -> None:
@@ -125,6 +127,3 @@ class Hub:
             for job_id in [j for j, (_, until) in self._recent.items() if until <= now]:
                 del self._recent[job_id]
         return bool(self._subscribers) or bool(self._recent)
-
-    def __bool__(self) -> bool:
-        return bool(self._subscribers)
