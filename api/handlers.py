@@ -28,6 +28,7 @@ from notify.hub import Change
 from notify.streams import AtCapacity, BadResume, parse_resume
 from notify.tokens import StreamGrant, TokenError, TokenScopeError
 from services import Services, get_services
+from telemetry.jobs import job_finished
 from telemetry.metrics import metrics
 
 log = logging.getLogger("api")
@@ -87,10 +88,11 @@ async def start_job(request: Request) -> Response:
         # The row exists but no worker will ever see it: fail it now rather than
         # leave it Queued, and tell the caller to try again.
         log.warning("job %s could not be queued (%s); marked Failed", job_id, type(exc).__name__)
-        await services.store.update(
+        failed = await services.store.update(
             record,
             JobUpdate(status=JobState.FAILED, message="could not be queued", error="the job queue is unavailable"),
         )
+        job_finished(failed, "unqueued")
         raise ApiError(
             503, "the job queue is unavailable; the job was not started", headers={"Retry-After": "5"}
         ) from exc

@@ -24,37 +24,13 @@ from jobs.model import JobState, JobUpdate, StaleUpdate
 from jobs.queue import JobMessage
 from jobs.registry import JobError, JobResult, get_job_type
 from jobs.store import JobNotFound, JobRecord, StatusStore, Superseded
+from telemetry.jobs import job_finished
 from telemetry.logs import correlated
 from telemetry.metrics import metrics
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes; faster reports are coalesced
-
-
-def report_finished(record: JobRecord, reason: str | None = None) -> None:
-    """Metrics and one structured log line for a job that just reached a terminal state.
-    The log line carries the durations the operator's KQL queries read."""
-    status = record.status
-    run_seconds = (
-        (record.finished_at - record.started_at).total_seconds() if record.started_at and record.finished_at else None
-    )
-    wait_seconds = (record.started_at - record.created_at).total_seconds() if record.started_at else None
-    metrics().job_finished(status.job_type, status.status.value, run_seconds, reason)
-    log.info(
-        "job %s %s",
-        status.job_id,
-        status.status.value,
-        extra={
-            "jobId": status.job_id,
-            "jobType": status.job_type,
-            "outcome": status.status.value,
-            "failureReason": reason,
-            "queueWaitSeconds": wait_seconds,
-            "runSeconds": run_seconds,
-            "attempts": record.attempts,
-        },
-    )
 
 
 class RetryLater(Exception):
@@ -173,7 +149,7 @@ class JobRunner:
             )
         except (Superseded, StaleUpdate):
             return Outcome(message.job_id, None, ran=True)
-        report_finished(done)
+        job_finished(done)
         return Outcome(message.job_id, done.status.status, ran=True)
 
     async def _fail(self, record: JobRecord, run_id: str, message: str, error: str, reason: str) -> Outcome:
@@ -183,7 +159,7 @@ class JobRunner:
             )
         except (Superseded, StaleUpdate, JobNotFound):
             return Outcome(record.job_id, None, ran=True)
-        report_finished(done, reason)
+        job_finished(done, reason)
         return Outcome(record.job_id, done.status.status, ran=True)
 
     async def _note(self, record: JobRecord, run_id: str, message: str) -> None:
@@ -208,5 +184,5 @@ async def fail_dead_lettered(store: StatusStore, body: str | bytes, reason: str)
         return Outcome(message.job_id, None, ran=False)  # already finished: nothing to do
     except JobNotFound:
         return Outcome(message.job_id, None, ran=False)
-    report_finished(done, "dead_lettered")
+    job_finished(done, "dead_lettered")
     return Outcome(message.job_id, done.status.status, ran=False)

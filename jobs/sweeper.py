@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from jobs.clock import Clock
 from jobs.model import JobState, JobUpdate, StaleUpdate
-from jobs.runner import report_finished
 from jobs.store import StatusStore, TableStatusStore
+from telemetry.jobs import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
             )
             timed_out += 1
             log.warning("job %s (%s) timed out", job.job_id, job.job_type, extra={"jobId": job.job_id})
-            report_finished(done, "timed_out")
+            job_finished(done, "timed_out")
         except StaleUpdate:
             pass  # it finished meanwhile
     deleted = 0

@@ -78,7 +78,8 @@ class Metrics:
         self.jobs_failed = meter.create_counter(
             "jobevents.jobs.failed",
             unit="{job}",
-            description="Failed jobs by reason: error, exhausted (dead-lettered), timed_out, unqueued, invalid",
+            description="Failed jobs by reason: error, invalid, exhausted (last delivery failed), dead_lettered, "
+            "timed_out, unqueued",
         )
         self.notify_latency = meter.create_histogram(
             "jobevents.notify.latency",
@@ -86,13 +87,6 @@ class Metrics:
             description="Status written -> event sent, by path (local, feed)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
         )
-
-    def job_finished(self, job_type: str, outcome: str, run_seconds: float | None, reason: str | None) -> None:
-        self.jobs_finished.add(1, {"job_type": job_type, "outcome": outcome})
-        if run_seconds is not None:
-            self.run_time.record(run_seconds, {"job_type": job_type, "outcome": outcome})
-        if outcome == "Failed":
-            self.jobs_failed.add(1, {"job_type": job_type, "reason": reason or "error"})
 
 
 _current = Metrics(otel.get_meter(METER_NAME))
@@ -103,10 +97,16 @@ def metrics() -> Metrics:
 
 
 def use_provider(provider: MeterProvider) -> Metrics:
-    """Record into `provider` from now on (the local host and tests use this)."""
+    """Record into `provider` from now on (the local host and tests use this);
+    returns what was recorded into before, for `restore`."""
     global _current
-    _current = Metrics(provider.get_meter(METER_NAME))
-    return _current
+    previous, _current = _current, Metrics(provider.get_meter(METER_NAME))
+    return previous
+
+
+def restore(previous: Metrics) -> None:
+    global _current
+    _current = previous
 
 
 class RedactingSpanProcessor(SpanProcessor):

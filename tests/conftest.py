@@ -7,7 +7,10 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from telemetry import metrics as telemetry_metrics
 from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
 
 # Modules imported by tests read settings at import; give them a harmless base.
@@ -69,3 +72,12 @@ async def store(azurite: Azurite) -> AsyncIterator[object]:
     await table.ensure_tables()
     yield table
     await table.close()
+
+
+@pytest.fixture
+def reader() -> Iterator[InMemoryMetricReader]:
+    """Metrics recorded during the test, in memory."""
+    memory = InMemoryMetricReader()
+    previous = telemetry_metrics.use_provider(MeterProvider(metric_readers=[memory]))
+    yield memory
+    telemetry_metrics.restore(previous)

@@ -8,9 +8,6 @@ import time
 import uuid
 
 import httpx
-import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
@@ -20,15 +17,6 @@ from telemetry import metrics as telemetry_metrics
 from telemetry.logs import ContextFilter, correlated
 from telemetry.snapshot import snapshot, total
 from tests.support.processes import Azurite, isolated_settings
-
-
-@pytest.fixture
-def reader():
-    memory = InMemoryMetricReader()
-    previous = telemetry_metrics.metrics()
-    telemetry_metrics.use_provider(MeterProvider(metric_readers=[memory]))
-    yield memory
-    telemetry_metrics._current = previous
 
 
 async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):

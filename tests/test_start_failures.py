@@ -7,6 +7,7 @@ from jobs.model import JobState
 from local_host.server import build_app
 from services import build_services, set_services
 from settings import Settings
+from telemetry.snapshot import snapshot, total
 from tests.support.processes import isolated_settings
 
 
@@ -23,7 +24,7 @@ async def api(azurite):
     await services.close()
 
 
-async def test_unqueueable_start_is_503_and_the_job_is_failed(api):
+async def test_unqueueable_start_is_503_and_the_job_is_failed(api, reader):
     client, services = api
     response = await client.post("/api/jobs/Sleep/start", json={"seconds": 1})
     assert response.status_code == 503
@@ -36,6 +37,8 @@ async def test_unqueueable_start_is_503_and_the_job_is_failed(api):
     records = [c for c in await services.store.changes_since(services.clock.now().replace(year=2000))]
     assert records and records[-1].status is JobState.FAILED
     assert records[-1].message == "could not be queued"
+    # ...and counted with the other failed jobs.
+    assert total(snapshot(reader), "jobevents.jobs.failed", job_type="Sleep", reason="unqueued") == 1
 
 
 async def test_storage_outage_is_503_not_500(azurite):
