@@ -99,11 +99,14 @@ param logDailyCapGb string = '0.3'
 @description('Monthly budget alert in USD on the resource group (the B1 plan this replaces). Used only with budgetContactEmails.')
 param monthlyBudgetUsd int = 13
 
-@description('E-mail addresses for the budget alert. Empty: no budget is created.')
-param budgetContactEmails array = []
+@description('E-mail addresses for the budget alert, comma-separated. Empty: no budget is created.')
+param budgetContactEmails string = ''
 
-@description('First day of the budget period.')
-param budgetStartDate string = utcNow('yyyy-MM-01')
+// Not utcNow(): ARM refuses to change a budget's start date, so a new date on every
+// provision would fail every month after the first. The azd preprovision hook stores the
+// month the budget is first wanted in the environment (BUDGET_START_DATE), once.
+@description('First day of the budget period (yyyy-MM-01), fixed for the life of the budget. Set once by the azd preprovision hook; needed only with budgetContactEmails.')
+param budgetStartDate string
 
 // ---------------------------------------------------------------- jobs
 
@@ -164,6 +167,7 @@ var tableNames = [
   '${jobsTablePrefix}feed'
   '${jobsTablePrefix}active'
 ]
+var budgetEmails = filter(map(split(budgetContactEmails, ','), email => trim(email)), email => !empty(email))
 var storageQueueNames = jobsQueueBackend == 'storage' ? [jobsQueueName, '${jobsQueueName}-poison'] : []
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -342,13 +346,13 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
-module budget 'modules/budget.bicep' = if (!empty(budgetContactEmails)) {
+module budget 'modules/budget.bicep' = if (!empty(budgetEmails)) {
   name: 'budget'
   scope: rg
   params: {
     name: 'budget-${environmentName}'
     amount: monthlyBudgetUsd
-    contactEmails: budgetContactEmails
+    contactEmails: budgetEmails
     startDate: budgetStartDate
   }
 }

@@ -5,7 +5,7 @@ param name string
 param amount int
 param contactEmails array
 
-@description('First day of the budget period (yyyy-MM-01).')
+@description('First day of the budget period (yyyy-MM-01). ARM refuses to change it once the budget exists: pass the same date on every deployment.')
 param startDate string
 
 resource budget 'Microsoft.Consumption/budgets@2023-11-01' = {

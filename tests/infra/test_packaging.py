@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from tests.infra import bicep
 
@@ -72,6 +74,63 @@ def test_azd_generates_a_long_enough_signing_key_once() -> None:
     assert "azd env get-value STREAM_TOKEN_SIGNING_KEY" in windows and "GetBytes(48)" in windows
     main = bicep.load(bicep.MAIN)
     assert bicep.decorator_values(main.params["streamTokenSigningKey"], "minLength") == [32]
+
+
+FAKE_AZD = """#!/bin/sh
+# azd env get-value / azd env set over a KEY=value file, as the hooks use them
+case "$1 $2" in
+  "env get-value")
+    value=$(grep "^$3=" "$FAKE_AZD_ENV" | cut -d= -f2-)
+    [ -n "$value" ] || { echo "ERROR: key '$3' not found" >&2; exit 1; }
+    printf '%s\\n' "$value" ;;
+  "env set")
+    grep -v "^$3=" "$FAKE_AZD_ENV" > "$FAKE_AZD_ENV.new"; mv "$FAKE_AZD_ENV.new" "$FAKE_AZD_ENV"
+    printf '%s=%s\\n' "$3" "$4" >> "$FAKE_AZD_ENV" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+def run_posix_hook(tmp_path: Path, env_values: dict[str, str]) -> dict[str, str]:
+    """Run the posix preprovision hook against a fake azd; the azd environment after it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    azd = bin_dir / "azd"
+    azd.write_text(FAKE_AZD)
+    azd.chmod(0o755)
+    store = tmp_path / "azd.env"
+    store.write_text("".join(f"{k}={v}\n" for k, v in env_values.items()))
+    hook = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]["posix"]["run"]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AZD_ENV": str(store)}
+    subprocess.run(["sh", "-eu", "-c", hook], env=env, check=True, timeout=30)
+    return dict(line.split("=", 1) for line in store.read_text().splitlines() if line)
+
+
+def test_the_hook_keeps_the_signing_key_and_the_budget_start_date_once_set(tmp_path: Path) -> None:
+    first = run_posix_hook(tmp_path, {})
+    assert len(first["STREAM_TOKEN_SIGNING_KEY"]) == 64
+    assert "BUDGET_START_DATE" not in first, "no budget, no start date (a past one is refused at creation)"
+    with_budget = run_posix_hook(tmp_path, {**first, "BUDGET_CONTACT_EMAILS": "ops@example.com"})
+    assert with_budget["STREAM_TOKEN_SIGNING_KEY"] == first["STREAM_TOKEN_SIGNING_KEY"]
+    assert with_budget["BUDGET_START_DATE"] == datetime.now(UTC).strftime("%Y-%m-01")
+    # a later month: the stored date stands (ARM refuses to change a budget's start date)
+    later = run_posix_hook(tmp_path, {**with_budget, "BUDGET_START_DATE": "2020-01-01"})
+    assert later["BUDGET_START_DATE"] == "2020-01-01"
+    windows = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]["windows"]["run"]
+    assert "azd env get-value BUDGET_CONTACT_EMAILS" in windows
+    assert "-not (azd env get-value BUDGET_START_DATE" in windows and "ToString('yyyy-MM') + '-01'" in windows
+
+
+def test_the_budget_start_date_comes_from_the_azd_environment() -> None:
+    main = bicep.load(bicep.MAIN)
+    assert main.params["budgetStartDate"].value is None, "no computed default: the date must not move"
+    assert "utcNow" not in bicep.calls(main.tree.root_node)
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert parameters["budgetStartDate"]["value"] == "${BUDGET_START_DATE}"
+    assert parameters["budgetContactEmails"]["value"] == "${BUDGET_CONTACT_EMAILS}"
+    assert bicep.text(bicep.module_params(main, "budget")["startDate"]) == "budgetStartDate"
+    [budget] = bicep.load(bicep.MODULES / "budget.bicep").resources("Microsoft.Consumption/budgets@")
+    assert bicep.text(bicep.path(budget.body, "properties", "timePeriod", "startDate")) == "startDate"
 
 
 def test_parameters_file_covers_main_bicep() -> None:
