@@ -3,7 +3,7 @@
 Every benchmark
 - starts its own Azurite and local host processes (the same ones the tests use,
   tests/support/processes.py) with the production defaults of the notification
-  settings, not the tests' fast ones;
+  settings, not the tests' fast ones (`isolated_settings(fast=False)`);
 - prints a table, and writes `bench/results/<name>.json` (machine, parameters,
   rows, details) and `bench/results/<name>.csv` (the table);
 - is repeatable: fixed seeds, a warm-up, repeated rounds reported as medians.
@@ -101,23 +101,10 @@ def raise_fd_limit(wanted: int = 65536) -> int:
 # --- the system under test -------------------------------------------------
 
 
-def production_settings() -> dict[str, str]:
-    """The notification settings' production defaults (tests/support speeds them up)."""
-    from settings import Settings
-
-    fields = Settings.model_fields
-    return {
-        "WATCH_POLL_SECONDS": str(fields["watch_poll_seconds"].default),
-        "WATCH_RECONCILE_SECONDS": str(fields["watch_reconcile_seconds"].default),
-        "JOBS_SWEEP_SCHEDULE": str(fields["sweep_schedule"].default),
-        "SSE_KEEPALIVE_SECONDS": str(fields["sse_keepalive_seconds"].default),
-        "SSE_STREAM_LIFETIME_SECONDS": str(fields["sse_lifetime_seconds"].default),
-    }
-
-
 def system_env(azurite: Azurite, **overrides: str) -> dict[str, str]:
-    """Settings for one isolated system (own tables and queue), production notification defaults."""
-    return isolated_settings(azurite, **{**production_settings(), **overrides})
+    """Settings for one isolated system (own tables and queue), without the tests' speed-ups:
+    the notification settings keep their production defaults."""
+    return isolated_settings(azurite, fast=False, **overrides)
 
 
 @contextlib.contextmanager
@@ -153,9 +140,22 @@ def local_host(env: dict[str, str], *args: str) -> Iterator[LocalHostProcess]:
 
 
 def settings_for(env: dict[str, str]) -> Any:
+    """The settings a local host started on `env` runs with (its own defaults fill the gaps)."""
+    from local_host.defaults import LOCAL_DEFAULTS
     from settings import Settings
 
-    return Settings.model_validate(env)
+    return Settings.model_validate({**LOCAL_DEFAULTS, **env})
+
+
+def recorded_settings(settings: Any) -> dict[str, Any]:
+    """The settings that shape the figures, for the JSON results."""
+    return {
+        "WATCH_POLL_SECONDS": settings.watch_poll_seconds,
+        "WATCH_RECONCILE_SECONDS": settings.watch_reconcile_seconds,
+        "JOBS_SWEEP_SCHEDULE": settings.sweep_schedule,
+        "SSE_KEEPALIVE_SECONDS": settings.sse_keepalive_seconds,
+        "SSE_STREAM_LIFETIME_SECONDS": settings.sse_lifetime_seconds,
+    }
 
 
 def sum_ops(snapshot: dict[str, int], prefix: str = "") -> int:

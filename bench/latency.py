@@ -207,7 +207,7 @@ async def run(args: Any) -> dict[str, Any]:
             "met": by[CROSS]["p99_ms"] is not None and by[CROSS]["p99_ms"] <= 1000,
         },
     ]
-    details = {"rounds": rounds, "settings": common.production_settings()}
+    details = {"rounds": rounds, "settings": common.recorded_settings(common.settings_for(env))}
     return common.write_results("latency", args, COLUMNS, rows, info, started, targets=targets, details=details)
 
 

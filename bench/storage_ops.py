@@ -166,15 +166,15 @@ async def run(args: Any) -> dict[str, Any]:
     limit = common.raise_fd_limit()
     sizes = sorted(int(s) for s in args.streams.split(","))
     rng = random.Random(args.seed)
-    settings = common.production_settings()
-    tick = float(settings["WATCH_POLL_SECONDS"])
-    production_lifetime = float(settings["SSE_STREAM_LIFETIME_SECONDS"])
     real: dict[int, dict[str, Any]] = {}
     naive: dict[int, dict[str, Any]] = {}
     churn_result = None
     from jobs.storage import OPERATIONS
 
     with common.azurite_running() as azurite:
+        production = common.settings_for(common.system_env(azurite))
+        tick, production_lifetime = production.watch_poll_seconds, production.sse_lifetime_seconds
+        # Streams outlive the windows here; churn() measures the planned closes.
         env = common.system_env(azurite, SSE_STREAM_LIFETIME_SECONDS="200", SSE_MAX_STREAMS=str(max(sizes) + 100))
         fleet = Fleet(env)
         try:
@@ -299,7 +299,13 @@ async def run(args: Any) -> dict[str, Any]:
                 "met": with_churn <= 2.0,
             }
         )
-    details = {"real": real, "naive": naive, "churn": churn_result, "settings": settings, "fdLimit": limit}
+    details = {
+        "real": real,
+        "naive": naive,
+        "churn": churn_result,
+        "settings": common.recorded_settings(production),
+        "fdLimit": limit,
+    }
     return common.write_results("storage_ops", args, COLUMNS, rows, info, started, targets=targets, details=details)
 
 
