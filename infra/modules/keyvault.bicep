@@ -52,6 +52,7 @@ resource previousKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (
 }
 
 output name string = vault.name
-// Version-less URIs: the platform picks up a new secret version by itself.
+// Version-less URIs: the platform picks up a new secret version by itself, but only on its
+// daily refetch; after a rotation, refresh the references (infra/README.md, "Rotating").
 output signingKeySecretUri string = signingKeySecret.properties.secretUri
 output previousKeySecretUri string = hasPreviousSigningKey ? previousKeySecret.properties.secretUri : ''

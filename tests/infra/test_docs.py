@@ -44,6 +44,19 @@ def test_optional_settings_and_rotation_are_documented() -> None:
     assert "### Rotating the stream-token signing key" in deploy
 
 
+def test_rotation_and_leak_steps_refresh_the_version_less_key_vault_reference() -> None:
+    """A version-less reference is re-read about once a day: both procedures force it."""
+    vault = bicep.load(bicep.MODULES / "keyvault.bicep")
+    assert bicep.text(vault.outputs["signingKeySecretUri"].value) == "signingKeySecret.properties.secretUri"
+    deploy = section("Deploy")
+    rotation = deploy.split("### Rotating the stream-token signing key", 1)[1].split("\n### ", 1)[0]
+    refresh = "/config/configreferences/appsettings/refresh?api-version=2022-03-01"
+    assert f'az rest --method post --url "$APP_ID{refresh}"' in rotation
+    before_overlap_ends, leak = rotation.split("If a key leaks", 1)
+    assert refresh in before_overlap_ends.split("After it:", 1)[0], "refresh before relying on the new key"
+    assert "az rest" in leak, "a leaked key must not stay in use until the daily refetch"
+
+
 def test_cost_figures_are_the_script_figures() -> None:
     deploy = section("Deploy")
     for load in cost_model.REFERENCE_LOADS:
