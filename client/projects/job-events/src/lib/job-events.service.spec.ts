@@ -169,6 +169,39 @@ describe('JobEventsService.watchJob', () => {
     http.expectNone('/api/watch');
   });
 
+  it('keeps one watch per job when a holder of the observable subscribes again', () => {
+    setup();
+    const held = service.watchJob('Sleep', JOB_A); // e.g. an async pipe in a toggling @if
+    held.subscribe().unsubscribe();
+    const shown: JobEvent[] = [];
+    held.subscribe((event) => shown.push(event));
+    const other = watch(JOB_A); // another component watches the same job
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    expect(other.errors).toEqual([]);
+    expect(versions(other)).toEqual([2]);
+    expect(shown.map((event) => event.version)).toEqual([2]);
+    expect(FakeEventSource.all).toHaveLength(1);
+  });
+
+  it('lets a holder of an ended watch ride the job\'s newer watch', () => {
+    setup();
+    const held = service.watchJob('Sleep', JOB_A);
+    held.subscribe().unsubscribe();
+    const current = watch(JOB_A); // a new watch of the job, live now
+    const shown: JobEvent[] = [];
+    const errors: unknown[] = [];
+    held.subscribe({ next: (event) => shown.push(event), error: (error) => errors.push(error) });
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    expect(errors).toEqual([]);
+    expect(shown.map((event) => event.version)).toEqual([2]);
+    expect(versions(current)).toEqual([2]);
+    expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
+  });
+
   it('treats the planned close as routine: reopens at once from the last id, same token, no polling', () => {
     setup();
     const [a, b] = [watch(JOB_A), watch(JOB_B)];

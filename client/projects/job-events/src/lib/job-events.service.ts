@@ -132,11 +132,20 @@ export class JobEventsService {
     const existing = this.watches.get(jobId);
     if (existing) return existing;
     const ref: JobRef = { jobType, jobId };
-    const watch: Observable<JobEvent> = defer(() => this.transportFor(ref, options)).pipe(
-      newerVersionsOnly(),
-      takeWhile((event) => !isTerminal(event), true),
+    const watch: Observable<JobEvent> = defer(() => {
+      // A holder of this observable may subscribe again after its watch ended (an async
+      // pipe in a toggling @if): ride the job's live watch if there is one, else register again.
+      const live = this.watches.get(jobId);
+      if (live && live !== watch) return live;
+      this.watches.set(jobId, watch);
+      return this.transportFor(ref, options).pipe(
+        newerVersionsOnly(),
+        takeWhile((event) => !isTerminal(event), true),
+      );
+    }).pipe(
       finalize(() => {
-        if (this.watches.get(jobId) === watch) this.watches.delete(jobId);
+        if (this.watches.get(jobId) !== watch) return; // it rode another watch
+        this.watches.delete(jobId);
         this.setTransport(jobId, null);
       }),
       share({ connector: () => new ReplaySubject<JobEvent>(1) }),
