@@ -122,35 +122,25 @@ class ProductTarget(Target):
         self.port = host.port
         self.pid = host.proc.pid
         self._host = host
-        self._env = env
-        self._store: Any = None
+        self._fleet = common.Fleet(env)
         self.job_id = ""
 
     async def setup(self) -> None:
-        import uuid
-
-        from jobs.storage import table_service
-        from jobs.store import TableStatusStore
-        from notify.tokens import StreamTokens
-
-        settings = common.settings_for(self._env)
-        self._store = TableStatusStore(table_service(settings), settings.table_prefix)
-        self.job_id = str(uuid.uuid4())
-        await self._store.create(self.job_id, "Sleep", "anonymous", 3600)
-        token, _ = StreamTokens(common.SIGNING_KEY, ttl_seconds=3600).issue("anonymous", [self.job_id])
-        self.path = f"/api/jobs/Sleep/{self.job_id}/events?access_token={token}"
+        await self._fleet.create(1)
+        self.job_id = self._fleet.job_ids[0]
+        self.path = self._fleet.path(self.job_id)
 
     async def fire(self, sequence: int) -> None:
         from jobs.model import JobUpdate
 
-        await self._store.update(self.job_id, JobUpdate(progress=min(0.99, sequence / 1000), message=f"e{sequence}"))
+        update = JobUpdate(progress=min(0.99, sequence / 1000), message=f"e{sequence}")
+        await self._fleet.store.update(self.job_id, update)
 
     def tasks(self) -> int | None:
         return int(self._host.diagnostics()["process"]["asyncioTasks"])
 
     async def close(self) -> None:
-        if self._store is not None:
-            await self._store.close()
+        await self._fleet.close()
 
 
 def rss(pid: int) -> int:

@@ -12,6 +12,7 @@ Every benchmark
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import csv
 import json
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +42,6 @@ os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
 from tests.support.processes import Azurite, LocalHostProcess, isolated_settings, wait_for_port  # noqa: E402, F401 (wait_for_port: for bench/hotspots.py)
 
 RESULTS = ROOT / "bench" / "results"
-SIGNING_KEY = "test-signing-key-" + "x" * 32  # what isolated_settings() configures
 
 
 # --- machine ---------------------------------------------------------------
@@ -145,6 +146,41 @@ def settings_for(env: dict[str, str]) -> Any:
     from settings import Settings
 
     return Settings.model_validate({**LOCAL_DEFAULTS, **env})
+
+
+class Fleet:
+    """Jobs and stream tokens for the benchmark's streams, created straight in the store."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from jobs.storage import table_service
+        from jobs.store import TableStatusStore
+        from notify.tokens import StreamTokens
+
+        settings = settings_for(env)
+        self.store = TableStatusStore(table_service(settings), settings.table_prefix)
+        self.tokens = StreamTokens(settings.signing_key, ttl_seconds=3600)
+        self.job_ids: list[str] = []
+
+    async def create(self, count: int) -> None:
+        """`count` more Queued Sleep jobs (no worker runs them)."""
+        semaphore = asyncio.Semaphore(32)
+
+        async def one() -> None:
+            async with semaphore:
+                job_id = str(uuid.uuid4())
+                await self.store.create(job_id, "Sleep", "anonymous", 7200)
+                self.job_ids.append(job_id)
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
+    def path(self, job_id: str, last_event_id: str | None = None) -> str:
+        """The job's /events path with a fresh token."""
+        token, _ = self.tokens.issue("anonymous", [job_id])
+        resume = f"&lastEventId={last_event_id}" if last_event_id else ""
+        return f"/api/jobs/Sleep/{job_id}/events?access_token={token}{resume}"
+
+    async def close(self) -> None:
+        await self.store.close()
 
 
 def recorded_settings(settings: Any) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from typing import Any
 
 import psutil
@@ -45,37 +44,7 @@ COLUMNS = [
 ]
 
 
-class Fleet:
-    """The jobs and tokens for up to max(N) streams, created straight in the store."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        from jobs.storage import table_service
-        from jobs.store import TableStatusStore
-        from notify.tokens import StreamTokens
-
-        settings = common.settings_for(env)
-        self.store = TableStatusStore(table_service(settings), settings.table_prefix)
-        self.tokens = StreamTokens(common.SIGNING_KEY, ttl_seconds=3600)
-        self.job_ids: list[str] = []
-
-    async def create(self, count: int) -> None:
-        semaphore = asyncio.Semaphore(32)
-
-        async def one() -> None:
-            async with semaphore:
-                job_id = str(uuid.uuid4())
-                await self.store.create(job_id, "Sleep", "anonymous", 7200)
-                self.job_ids.append(job_id)
-
-        await asyncio.gather(*(one() for _ in range(count)))
-
-    def path(self, job_id: str, last_event_id: str | None = None) -> str:
-        token, _ = self.tokens.issue("anonymous", [job_id])
-        resume = f"&lastEventId={last_event_id}" if last_event_id else ""
-        return f"/api/jobs/Sleep/{job_id}/events?access_token={token}{resume}"
-
-
-async def writer(fleet: Fleet, watched: list[str], stop: asyncio.Event, rng: random.Random) -> int:
+async def writer(fleet: common.Fleet, watched: list[str], stop: asyncio.Event, rng: random.Random) -> int:
     """One status change per second on a watched job (cross-process: through the feed)."""
     from jobs.model import JobUpdate
 
@@ -121,7 +90,7 @@ async def measure_real(host: Any, conns: list[sseclient.SseConnection], window: 
     }
 
 
-async def churn(env: dict[str, str], fleet: Fleet, args: Any) -> dict[str, Any]:
+async def churn(env: dict[str, str], fleet: common.Fleet, args: Any) -> dict[str, Any]:
     """Reconnecting streams on a host with a short lifetime: the cost of planned closes."""
     lifetime = 30.0
     churn_env = {**env, "SSE_STREAM_LIFETIME_SECONDS": str(lifetime), "SSE_MAX_STREAMS": str(args.churn_streams * 2)}
@@ -176,7 +145,7 @@ async def run(args: Any) -> dict[str, Any]:
         tick, production_lifetime = production.watch_poll_seconds, production.sse_lifetime_seconds
         # Streams outlive the windows here; churn() measures the planned closes.
         env = common.system_env(azurite, SSE_STREAM_LIFETIME_SECONDS="200", SSE_MAX_STREAMS=str(max(sizes) + 100))
-        fleet = Fleet(env)
+        fleet = common.Fleet(env)
         try:
             with common.local_host(env, "--no-worker", "--no-timers") as host:
                 needed = max(max(sizes), args.churn_streams)
@@ -216,7 +185,7 @@ async def run(args: Any) -> dict[str, Any]:
             if args.churn_streams:
                 churn_result = await churn(env, fleet, args)
         finally:
-            await fleet.store.close()
+            await fleet.close()
 
     rows = []
     for n in sizes:
