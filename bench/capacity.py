@@ -31,7 +31,6 @@ import time
 from typing import Any
 
 import httpx
-import psutil
 
 from bench import common, sseclient
 from tests.support.processes import free_port, wait_for_port
@@ -143,15 +142,6 @@ class ProductTarget(Target):
         await self._fleet.close()
 
 
-def rss(pid: int) -> int:
-    return psutil.Process(pid).memory_info().rss
-
-
-def cpu_seconds(pid: int) -> float:
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
-
-
 async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
     arrivals: list[float] = []
 
@@ -163,7 +153,7 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
     sseclient.close_all(warm)
     await asyncio.sleep(args.settle)
     tasks_before = target.tasks()
-    rss_before = rss(target.pid)
+    rss_before = common.rss(target.pid)
 
     started = time.monotonic()
     half = n // 2
@@ -172,22 +162,22 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
     )
     try:
         await asyncio.sleep(args.settle / 2)
-        rss_half = rss(target.pid)
+        rss_half = common.rss(target.pid)
         conns += await sseclient.open_many(
             "127.0.0.1", target.port, [target.path] * (n - half), listener=listener, concurrency=args.concurrency
         )
         open_seconds = time.monotonic() - started - args.settle / 2
         await asyncio.sleep(args.settle)  # let the server settle (GC, buffers)
-        rss_open = rss(target.pid)
+        rss_open = common.rss(target.pid)
         tasks_open = target.tasks()
 
         # Idle with keep-alives flowing.
         keepalives_before = sum(c.keepalives for c in conns)
-        cpu_before = cpu_seconds(target.pid)
+        cpu_before = common.cpu_seconds(target.pid)
         idle_started = time.monotonic()
         await asyncio.sleep(args.idle)
         idle = time.monotonic() - idle_started
-        cpu_idle = cpu_seconds(target.pid) - cpu_before
+        cpu_idle = common.cpu_seconds(target.pid) - cpu_before
         keepalives = sum(c.keepalives for c in conns) - keepalives_before
         alive = sum(1 for c in conns if not c.closed.done())
 

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -39,7 +41,7 @@ os.environ.setdefault("AUTH_MODE", "none")
 os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
 os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
 
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings, wait_for_port  # noqa: E402, F401 (wait_for_port: for bench/hotspots.py)
+from tests.support.processes import Azurite, LocalHostProcess, isolated_settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -194,8 +196,15 @@ def recorded_settings(settings: Any) -> dict[str, Any]:
     }
 
 
-def sum_ops(snapshot: dict[str, int], prefix: str = "") -> int:
-    return sum(v for k, v in snapshot.items() if k.startswith(prefix))
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def rss(pid: int) -> int:
+    """Resident memory of a process, in bytes."""
+    return psutil.Process(pid).memory_info().rss
 
 
 def ops_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
@@ -260,7 +269,6 @@ def write_results(
     *,
     targets: list[dict[str, Any]] | None = None,
     details: dict[str, Any] | None = None,
-    command: str | None = None,
 ) -> dict[str, Any]:
     """Print the table and write <name>.json and <name>.csv into `args.out`; the other
     arguments are recorded as the run's parameters."""
@@ -269,7 +277,7 @@ def write_results(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": name,
-        "command": command or "python -m bench." + name + " " + " ".join(sys.argv[1:]),
+        "command": "python -m bench." + name + " " + " ".join(sys.argv[1:]),
         "machine": machine_info,
         "params": params,
         "columns": list(columns),

@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import aiohttp
-import psutil
 
 from bench import common
 
@@ -79,7 +78,6 @@ async def run(args: Any) -> dict[str, Any]:
     with common.azurite_running() as azurite:
         env = common.system_env(azurite)
         with common.local_host(env) as host:
-            server = psutil.Process(host.proc.pid)
             url = f"{host.base_url}/api/jobs/Sleep/start"
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as session:
@@ -91,11 +89,11 @@ async def run(args: Any) -> dict[str, Any]:
                 for round_number in range(1, args.rounds + 1):
                     for concurrency in levels:
                         before = host.diagnostics()["storageOperations"]
-                        cpu0 = sum(server.cpu_times()[:2])
+                        cpu0 = common.cpu_seconds(host.proc.pid)
                         t0 = time.monotonic()
                         latencies, errors = await start_many(session, url, args.starts, concurrency)
                         wall = time.monotonic() - t0
-                        cpu = sum(server.cpu_times()[:2]) - cpu0
+                        cpu = common.cpu_seconds(host.proc.pid) - cpu0
                         after = host.diagnostics()["storageOperations"]
                         total += args.starts - errors
                         # Storage ops of the starts alone: counted before the worker has caught up (mostly);

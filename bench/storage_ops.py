@@ -26,8 +26,6 @@ import random
 import time
 from typing import Any
 
-import psutil
-
 from bench import common, sseclient
 from bench.naive_watcher import NaiveWatcher
 
@@ -62,20 +60,15 @@ async def writer(fleet: common.Fleet, watched: list[str], stop: asyncio.Event, r
     return writes
 
 
-def cpu_seconds(pid: int) -> float:
-    t = psutil.Process(pid).cpu_times()
-    return t.user + t.system
-
-
 async def measure_real(host: Any, conns: list[sseclient.SseConnection], window: float) -> dict[str, Any]:
     before = host.diagnostics()
     events_before = sum(c.data_events for c in conns)
-    cpu_before = cpu_seconds(host.proc.pid)
+    cpu_before = common.cpu_seconds(host.proc.pid)
     t0 = time.monotonic()
     await asyncio.sleep(window)
     elapsed = time.monotonic() - t0
     after = host.diagnostics()
-    cpu = cpu_seconds(host.proc.pid) - cpu_before
+    cpu = common.cpu_seconds(host.proc.pid) - cpu_before
     ops = common.ops_delta(before["storageOperations"], after["storageOperations"])
     return {
         "seconds": elapsed,
