@@ -393,6 +393,21 @@ describe('JobEventsService.watchJob', () => {
     }
   });
 
+  it('polls without the fallback marker when polling is asked for and there is no EventSource', () => {
+    vi.stubGlobal('EventSource', undefined);
+    try {
+      setup({ eventSource: undefined });
+      const a = watch(JOB_A, 'polling');
+      expect(service.transportOf(JOB_A)).toBe('polling');
+      const poll = http.expectOne(`/api/jobs/Sleep/${JOB_A}`);
+      expect(poll.request.params.has('fallback')).toBe(false);
+      poll.flush(jobEvent(JOB_A, 1, 'Completed'));
+      expect(a.completed).toBe(true);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('adds jobs by opening a combined stream that resumes, closing the old one only once it is open', () => {
     setup();
     const a = watch(JOB_A);

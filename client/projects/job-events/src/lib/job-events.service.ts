@@ -179,11 +179,15 @@ export class JobEventsService {
         ...options.poll,
         fallback,
       });
-    // Fallback polls (the job shows as `fallback`) carry `?fallback=1`; asked-for polling does not.
-    const canStream = !!this.config.eventSource || typeof EventSource !== 'undefined';
-    if ((options.transport ?? this.config.transport) === 'polling' || !canStream) {
-      this.setTransport(ref.jobId, canStream ? 'polling' : 'fallback');
-      return this.poll(ref, settings(!canStream));
+    // Fallback polls (the job shows as `fallback`) carry `?fallback=1`; asked-for polling does
+    // not, with or without an EventSource. Only streaming that cannot be had is a fallback.
+    if ((options.transport ?? this.config.transport) === 'polling') {
+      this.setTransport(ref.jobId, 'polling');
+      return this.poll(ref, settings(false));
+    }
+    if (!this.config.eventSource && typeof EventSource === 'undefined') {
+      this.setTransport(ref.jobId, 'fallback');
+      return this.poll(ref, settings(true));
     }
     const fallback = settings(true); // checked now: bad options fail at once, not after a stream fails
     this.setTransport(ref.jobId, 'sse');
