@@ -82,19 +82,33 @@ class Settings(BaseSettings):
     token_previous_key_until: datetime | None = Field(
         None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY_UNTIL", json_schema_extra={"where": "optional"}
     )
-    token_ttl_seconds: int = Field(300, validation_alias="STREAM_TOKEN_TTL_SECONDS", ge=10, le=3600)
+    token_ttl_seconds: int = Field(
+        300, validation_alias="STREAM_TOKEN_TTL_SECONDS", ge=10, le=3600, json_schema_extra={"where": "tuning"}
+    )
 
     # --- server-sent events
-    sse_keepalive_seconds: float = Field(15.0, validation_alias="SSE_KEEPALIVE_SECONDS", gt=0, le=60)
+    sse_keepalive_seconds: float = Field(
+        15.0, validation_alias="SSE_KEEPALIVE_SECONDS", gt=0, le=60, json_schema_extra={"where": "tuning"}
+    )
     # The front end cuts requests at ~230 s; streams end well before.
-    sse_lifetime_seconds: float = Field(180.0, validation_alias="SSE_STREAM_LIFETIME_SECONDS", gt=0, le=200)
-    sse_retry_ms: int = Field(3000, validation_alias="SSE_RETRY_MS", ge=0, le=600_000)
-    sse_max_streams: int = Field(5000, validation_alias="SSE_MAX_STREAMS", ge=1)
-    sse_max_jobs_per_stream: int = Field(50, validation_alias="SSE_MAX_JOBS_PER_STREAM", ge=1, le=200)
+    sse_lifetime_seconds: float = Field(
+        180.0, validation_alias="SSE_STREAM_LIFETIME_SECONDS", gt=0, le=200, json_schema_extra={"where": "tuning"}
+    )
+    sse_retry_ms: int = Field(
+        3000, validation_alias="SSE_RETRY_MS", ge=0, le=600_000, json_schema_extra={"where": "tuning"}
+    )
+    sse_max_streams: int = Field(5000, validation_alias="SSE_MAX_STREAMS", ge=1, json_schema_extra={"where": "tuning"})
+    sse_max_jobs_per_stream: int = Field(
+        50, validation_alias="SSE_MAX_JOBS_PER_STREAM", ge=1, le=200, json_schema_extra={"where": "tuning"}
+    )
 
     # --- cross-instance watcher
-    watch_poll_seconds: float = Field(0.75, validation_alias="WATCH_POLL_SECONDS", gt=0, le=30)
-    watch_reconcile_seconds: float = Field(30.0, validation_alias="WATCH_RECONCILE_SECONDS", gt=0, le=600)
+    watch_poll_seconds: float = Field(
+        0.75, validation_alias="WATCH_POLL_SECONDS", gt=0, le=30, json_schema_extra={"where": "tuning"}
+    )
+    watch_reconcile_seconds: float = Field(
+        30.0, validation_alias="WATCH_RECONCILE_SECONDS", gt=0, le=600, json_schema_extra={"where": "tuning"}
+    )
 
     # --- HTTP surface
     auth_mode: AuthMode = Field(validation_alias="AUTH_MODE")
@@ -108,7 +122,13 @@ class Settings(BaseSettings):
         None, validation_alias="AUTH_BEARER_JWKS_URL", json_schema_extra={"where": "optional"}
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="CORS_ALLOWED_ORIGINS")
-    max_request_bytes: int = Field(32 * 1024, validation_alias="MAX_REQUEST_BYTES", ge=1024, le=10 * 1024 * 1024)
+    max_request_bytes: int = Field(
+        32 * 1024,
+        validation_alias="MAX_REQUEST_BYTES",
+        ge=1024,
+        le=10 * 1024 * 1024,
+        json_schema_extra={"where": "tuning"},
+    )
 
     # --- observability
     appinsights_connection: SecretStr | None = Field(
@@ -213,7 +233,9 @@ def setting_names() -> dict[str, str]:
     - ``both``: Azure (Bicep app settings) and local (local.settings.json.example);
     - ``azure``: Azure only (identity-based connections, Application Insights);
     - ``local``: local only (connection strings: never in Azure);
-    - ``optional``: only for a mode or a moment (bearer auth, key rotation).
+    - ``optional``: only for a mode or a moment (bearer auth, key rotation);
+    - ``tuning``: optional everywhere, the code default applies (limits, periods, lifetimes):
+      set one only to change it.
 
     The infra consistency tests derive their list from this.
     """

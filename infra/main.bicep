@@ -260,7 +260,9 @@ module rbac 'modules/rbac.bicep' = {
 // ---------------------------------------------------------------- app settings
 // Every setting the code reads (settings.setting_names(): `both`, `azure`, and the
 // `optional` ones when their mode is used), under the same names, plus a few platform
-// settings. Connection strings (`local` settings) never appear here.
+// settings. Connection strings (`local` settings) never appear here. `tuning` settings
+// (SSE_*, WATCH_*, STREAM_TOKEN_TTL_SECONDS, MAX_REQUEST_BYTES) are left out: the code's
+// defaults apply; add one here only to change it.
 // APPLICATIONINSIGHTS_CONNECTION_STRING is added in modules/functionapp.bicep.
 
 var baseAppSettings = {
@@ -286,23 +288,10 @@ var baseAppSettings = {
 
   // stream tokens
   STREAM_TOKEN_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.signingKeySecretUri})'
-  STREAM_TOKEN_TTL_SECONDS: '300'
-
-  // server-sent events: streams end well before the front end's ~230 s cut
-  SSE_KEEPALIVE_SECONDS: '15'
-  SSE_STREAM_LIFETIME_SECONDS: '180'
-  SSE_RETRY_MS: '3000'
-  SSE_MAX_STREAMS: '5000'
-  SSE_MAX_JOBS_PER_STREAM: '50'
-
-  // cross-instance watcher: one change-feed read per tick per instance
-  WATCH_POLL_SECONDS: '0.75'
-  WATCH_RECONCILE_SECONDS: '30'
 
   // HTTP surface
   AUTH_MODE: authMode
   CORS_ALLOWED_ORIGINS: corsAllowedOrigins
-  MAX_REQUEST_BYTES: '32768'
 }
 
 // optional: bearer mode only
