@@ -101,10 +101,7 @@ export class JobEventsService {
    */
   startJob(jobType: string, input: object = {}): Observable<JobStarted> {
     const url = `${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`;
-    return defer(() => {
-      this.count('starts');
-      return this.http.post<JobStarted>(url, input);
-    }).pipe(
+    return this.http.post<JobStarted>(url, input).pipe(
       retry({
         count: 2,
         delay: (error: unknown) =>
@@ -112,6 +109,7 @@ export class JobEventsService {
             ? timer(Math.max(1000, retryAfterMs(error.headers.get('Retry-After'))))
             : throwError(() => error),
       }),
+      tap(() => this.count('starts')), // once per started job, not per attempt
     );
   }
 
