@@ -7,10 +7,10 @@ import {
 import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { TestBed } from '@angular/core/testing';
-import { Subscription } from 'rxjs';
+import { map, of, Subscription } from 'rxjs';
 
 import { JobEventsOptions, provideJobEvents } from './config';
-import { JobEventsService } from './job-events.service';
+import { JobEventsService, newerVersionsOnly } from './job-events.service';
 import { JobEvent, WatchToken } from './models';
 import { FakeEventSource, fakeJobEvent as jobEvent, fakeJobId as jobId } from 'job-events/testing';
 
@@ -725,5 +725,18 @@ describe('JobEventsService.startJob', () => {
       .flush({ title: 'invalid' }, { status: 422, statusText: 'Unprocessable' });
     expect(errors).toHaveLength(1);
     expect(service.stats().starts).toBe(1); // the 422 started nothing
+  });
+});
+
+describe('newerVersionsOnly', () => {
+  it('lets each version through once, in rising order', () => {
+    const seen: number[] = [];
+    of(2, 2, 1, 3, 2, 5)
+      .pipe(
+        map((version) => jobEvent(JOB_A, version)),
+        newerVersionsOnly(),
+      )
+      .subscribe((event) => seen.push(event.version));
+    expect(seen).toEqual([2, 3, 5]);
   });
 });

@@ -3,7 +3,7 @@ import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core'
 import {
   catchError,
   defer,
-  filter,
+  distinctUntilChanged,
   finalize,
   MonoTypeOperatorFunction,
   Observable,
@@ -219,12 +219,5 @@ export class JobEventsService {
 
 /** Lets each version through once, in rising order. */
 export function newerVersionsOnly(): MonoTypeOperatorFunction<JobEvent> {
-  return (source) =>
-    defer(() => {
-      let last = 0;
-      return source.pipe(
-        filter((event) => event.version > last),
-        tap((event) => (last = event.version)),
-      );
-    });
+  return distinctUntilChanged((previous, current) => current.version <= previous.version);
 }
