@@ -25,7 +25,7 @@ from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
 from jobs.store import JobRecord
 from notify.hub import Change
-from notify.streams import AtCapacity, BadResume, parse_resume
+from notify.streams import AtCapacity, BadResume, CloseReason, parse_resume
 from notify.tokens import StreamGrant, TokenError, TokenScopeError
 from services import Services, get_services
 from telemetry.jobs import job_finished
@@ -187,7 +187,7 @@ def _grant(services: Services, request: Request) -> StreamGrant:
     try:
         return services.tokens.verify(request.query_params.get("access_token"))
     except TokenError as exc:
-        metrics().streams_closed.add(1, {"reason": "auth"})
+        services.streams.record_close(CloseReason.AUTH)
         raise unauthorized(str(exc)) from None
 
 
@@ -200,7 +200,7 @@ async def job_events(request: Request) -> Response:
     try:
         grant.require(job_id)
     except TokenScopeError as exc:
-        metrics().streams_closed.add(1, {"reason": "auth"})
+        services.streams.record_close(CloseReason.AUTH)
         raise ApiError(403, str(exc)) from None
     return await _stream(services, request, (job_id,), job_type.name)
 
@@ -224,7 +224,6 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
     try:
         stream = services.streams.open(job_ids, resume)
     except AtCapacity:
-        metrics().streams_closed.add(1, {"reason": "capacity"})
         raise ApiError(
             503, "too many open streams here; poll or retry shortly", headers={"Retry-After": "10"}
         ) from None
@@ -243,10 +242,10 @@ async def _stream(services: Services, request: Request, job_ids: tuple[str, ...]
             stream.deliver(change)
         if stream.up_to_date_and_finished:
             # The client has every terminal event; 204 stops EventSource reconnecting.
-            services.streams.discard(stream, "terminal")
+            services.streams.discard(stream, CloseReason.TERMINAL)
             return Response(status_code=204)
     except BaseException:
-        services.streams.discard(stream, "rejected")
+        services.streams.discard(stream, CloseReason.REJECTED)
         raise
     services.watcher.ensure_running()
     return EventStreamResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")

@@ -32,6 +32,10 @@ class CloseReason(StrEnum):
     CLIENT_GONE = "client_gone"
     LIFETIME = "lifetime"
     SHUTDOWN = "shutdown"
+    # Never served: the token was refused, the process was full, or reading the jobs failed.
+    AUTH = "auth"
+    CAPACITY = "capacity"
+    REJECTED = "rejected"
 
 
 class AtCapacity(Exception):
@@ -178,6 +182,7 @@ class StreamManager:
 
     def open(self, job_ids: Sequence[str], resume: list[int]) -> Stream:
         if self.shutting_down or len(self._streams) >= self.max_streams:
+            self.record_close(CloseReason.CAPACITY)
             raise AtCapacity()
         now = self._clock.monotonic()
         # Up to 10 % shorter, so streams opened together do not all reconnect together.
@@ -193,15 +198,22 @@ class StreamManager:
             self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="sse-ticker")
         return stream
 
-    def discard(self, stream: Stream, reason: str) -> None:
+    def record_close(self, reason: CloseReason) -> None:
+        """Count a stream that ended, or that was refused before it opened (`auth`, `capacity`)."""
+        self.closed[reason.value] += 1
+        metrics().streams_closed.add(1, {"reason": reason.value})
+
+    def discard(self, stream: Stream, reason: CloseReason) -> None:
         """Forget a stream that was opened but never served: a 204 (`terminal`), or
         an error found while reading its jobs (`rejected`)."""
         if stream in self._streams:
-            self._streams.discard(stream)
-            self._hub.unsubscribe(stream.job_ids, stream)
-            measure = metrics()
-            measure.open_streams.add(-1)
-            measure.streams_closed.add(1, {"reason": reason})
+            self._forget(stream, reason)
+
+    def _forget(self, stream: Stream, reason: CloseReason) -> None:
+        self._streams.discard(stream)
+        self._hub.unsubscribe(stream.job_ids, stream)
+        metrics().open_streams.add(-1)
+        self.record_close(reason)
 
     async def body(self, stream: Stream) -> AsyncIterator[bytes]:
         """The response body. Clean-up is in `finally`, so a vanished client frees
@@ -217,12 +229,7 @@ class StreamManager:
                     stream.last_write = self._clock.monotonic()
                     yield chunk
         finally:
-            self._streams.discard(stream)
-            self._hub.unsubscribe(stream.job_ids, stream)
-            self.closed[stream.reason.value] += 1
-            measure = metrics()
-            measure.open_streams.add(-1)
-            measure.streams_closed.add(1, {"reason": stream.reason.value})
+            self._forget(stream, stream.reason)
 
     def shutdown(self) -> None:
         """Ask every stream to end now with a `reconnect` event (for SIGTERM)."""

@@ -12,7 +12,7 @@ import httpx
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
 from notify.hub import Hub
-from notify.streams import StreamManager
+from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
 from telemetry.logs import ContextFilter, correlated
 from telemetry.snapshot import snapshot, total
@@ -154,8 +154,9 @@ async def test_stream_metrics_survive_many_streams_quickly(reader):
     streams = StreamManager(hub, keepalive_seconds=5, lifetime_seconds=60)
     opened = [streams.open([str(uuid.uuid4())], [0]) for _ in range(50)]
     for stream in opened:
-        streams.discard(stream, "rejected")
+        streams.discard(stream, CloseReason.REJECTED)
     await asyncio.sleep(0)
     view = snapshot(reader)
     assert total(view, "jobevents.streams.open") == 0
     assert total(view, "jobevents.streams.closed", reason="rejected") == 50
+    assert streams.closed["rejected"] == 50  # the local diagnostics count the same closes
