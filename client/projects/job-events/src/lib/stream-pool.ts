@@ -96,11 +96,6 @@ export class StreamPool {
       .subscribe(() => this.plan());
   }
 
-  /** Streams currently planned (open, opening or reconnecting). */
-  get connectionCount(): number {
-    return this.connections.length;
-  }
-
   /** The events of one job, each version once; errors with StreamUnavailableError when streaming fails. */
   watch(ref: JobRef): Observable<JobEvent> {
     return new Observable<JobEvent>((sink) => {
@@ -131,7 +126,9 @@ export class StreamPool {
     this.members.delete(member.ref.jobId);
     // Close every stream that no longer carries a watched job.
     for (const connection of [...this.connections]) {
-      if (this.watchedOn(connection).length === 0) this.closeConnection(connection);
+      if (!connection.refs.some((ref) => this.members.has(ref.jobId))) {
+        this.closeConnection(connection);
+      }
     }
     if (this.members.size === 0) this.flush.next(); // nothing to plan: end any batch window now
   }
