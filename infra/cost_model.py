@@ -61,7 +61,8 @@ class Load:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What the Bicep sets, and what the host and the code do (defaults as deployed)."""
+    """What the Bicep sets, and what the host and the code do (defaults as deployed; a test
+    ties each commented default to its source: main.bicep, host.json or settings.py)."""
 
     instance_memory_mb: int = 512  # instanceMemoryMB
     http_per_instance_concurrency: int = 1000  # perInstanceConcurrency
@@ -73,6 +74,7 @@ class Deployment:
     short_request_seconds: float = 0.1  # start, watch, token
     short_requests_per_job: float = 2.0  # POST start + POST watch
     lock_duration_seconds: float = 60.0  # jobsLockDuration: about one renewal per minute of a job
+    queue_polling_seconds: float = 2.0  # host.json queues.maxPollingInterval (storage backend)
     servicebus_idle_ops_per_hour: float = 120.0  # scale monitoring of the queue (estimate)
     host_lease_ops_per_hour: float = 600.0  # host + timer-listener blob leases, per live instance (estimate)
     telemetry_kb_per_execution: float = 1.5  # a request row + two host trace rows, billed size
@@ -82,7 +84,7 @@ class Deployment:
     job_retention_months: float = 12.0
     package_gb: float = 0.1
     key_vault_operations_per_month: float = 3_000  # reference refreshes on instance starts
-    queue_backend: str = "servicebus"
+    queue_backend: str = "servicebus"  # jobsQueueBackend
 
 
 def busy_instances(mean_concurrent: float, per_instance: int) -> float:
@@ -175,10 +177,10 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
         + dep.sweep_runs_per_month * 3
     )
     # Storage queue (storage backend only): send, get, delete, and the trigger's polling
-    # (host.json maxPollingInterval 2 s) while a worker instance runs.
+    # (host.json maxPollingInterval) while a worker instance runs.
     queue_ops = 0.0
     if dep.queue_backend == "storage":
-        queue_ops = jobs * 3 + active_seconds * worker_instances / 2
+        queue_ops = jobs * 3 + active_seconds * worker_instances / dep.queue_polling_seconds
     # Host blobs: leases while instances live (the timer keeps one alive), timer status per run.
     live_instance_hours = prices.hours_per_month + (active_seconds * (http_instances + worker_instances)) / 3600
     blob_other = dep.host_lease_ops_per_hour * live_instance_hours + dep.sweep_runs_per_month
@@ -264,6 +266,7 @@ def _money(value: float) -> str:
 
 def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
     costs = [monthly_cost(load, dep, prices) for load in REFERENCE_LOADS]
+    polling = "/".join(sorted({f"{load.polling_interval_seconds:g}" for load in REFERENCE_LOADS}))
     lines = [
         f"Prices taken {prices.taken} (USD, pay-as-you-go, East US). "
         f"Flex instance memory {dep.instance_memory_mb} MB, "
@@ -286,9 +289,9 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         ),
         ("GB-s: worker instances (jobs)", lambda c: f"{c.gb_s['worker']:,.0f}"),
         ("GB-s: sweeper (timer)", lambda c: f"{c.gb_s['timer']:,.0f}"),
-        ("GB-s in all (free grant: 100,000)", lambda c: f"{sum(c.gb_s.values()):,.0f}"),
-        ("executions (free grant: 250,000)", lambda c: f"{c.executions:,.0f}"),
-        ("telemetry GB (free grant: 5)", lambda c: f"{c.telemetry_gb:,.2f}"),
+        (f"GB-s in all (free grant: {prices.flex_free_gb_s:,.0f})", lambda c: f"{sum(c.gb_s.values()):,.0f}"),
+        (f"executions (free grant: {prices.flex_free_executions:,.0f})", lambda c: f"{c.executions:,.0f}"),
+        (f"telemetry GB (free grant: {prices.log_free_gb:g})", lambda c: f"{c.telemetry_gb:,.2f}"),
         ("Flex compute + executions", lambda c: _money(c.flex)),
         ("Service Bus Basic operations", lambda c: _money(c.servicebus)),
         ("Table/queue/blob transactions", lambda c: _money(c.storage_transactions)),
@@ -297,17 +300,23 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         ("Key Vault", lambda c: _money(c.key_vault)),
         ("**this design**", lambda c: f"**{_money(c.total)}**"),
         ("B1 plan, flat", lambda c: _money(b1_flat(prices))),
-        ("old 5 s polling on B1", lambda c: _money(b1_polling(c.load, prices))),
+        (f"old {polling} s polling on B1", lambda c: _money(b1_polling(c.load, prices))),
     ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(c) for c in costs) + " |")
     typical = next(load for load in REFERENCE_LOADS if load.name == "typical")
     even = break_even(typical, dep, prices)
+    b1_gb_s = b1_flat(prices) / prices.flex_gb_s + prices.flex_free_gb_s
+    b1_instance_hours = b1_gb_s / (dep.instance_memory_mb / 1024) / 3600
     lines += [
         "",
         f"Break-even with B1 ({_money(b1_flat(prices))} USD/month), scaling the typical load: "
         f"about {even.jobs_per_day:,.0f} jobs/day with {even.viewers:.2f} concurrent viewers "
         f"({even.jobs_per_day / typical.jobs_per_day:.2f} x typical).",
+        "",
+        f"The B1 price buys {b1_gb_s:,.0f} GB-s of Flex time a month, free grant included: "
+        f"{b1_instance_hours:,.0f} instance-hours at {dep.instance_memory_mb} MB "
+        f"({b1_instance_hours / (prices.hours_per_month / 24):.1f} hours a day of one busy instance).",
     ]
     return "\n".join(lines)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import pytest
+from croniter import croniter
 
+import settings as app_settings
+from tests.infra import bicep
 from tests.infra.bicep import ROOT
+from tests.infra.test_queue_consistency import hms, iso_duration
 
 _spec = importlib.util.spec_from_file_location("cost_model", ROOT / "infra" / "cost_model.py")
 assert _spec and _spec.loader
@@ -62,6 +68,68 @@ def test_typical_load_against_a_hand_calculation() -> None:
     total = flex + servicebus + storage + capacity + 3_000 / 1e4 * 0.03
     assert cost.total == pytest.approx(total)
     assert cost.total == pytest.approx(8.36, abs=0.01)
+
+
+def runs_per_hour(ncrontab: str) -> int:
+    """Runs of a six-field NCRONTAB (seconds first) in one hour."""
+    fields = ncrontab.split()
+    start = datetime(2026, 1, 1)
+    schedule = croniter(" ".join(fields[1:] + fields[:1]), start - timedelta(seconds=1))
+    runs = 0
+    while schedule.get_next(datetime) < start + timedelta(hours=1):
+        runs += 1
+    return runs
+
+
+def test_deployment_defaults_are_the_deployed_values() -> None:
+    """Each default the model copies is read here from where it is set."""
+    dep, prices = cost_model.Deployment(), cost_model.Prices()
+    main = bicep.load(bicep.MAIN)
+    host = json.loads((ROOT / "host.json").read_text())["extensions"]
+    code = {name: field.default for name, field in app_settings.Settings.model_fields.items()}
+    assert dep.instance_memory_mb == main.param_default("instanceMemoryMB")
+    assert dep.http_per_instance_concurrency == main.param_default("httpPerInstanceConcurrency")
+    assert dep.worker_per_instance_concurrency == host["serviceBus"]["maxConcurrentCalls"]
+    assert dep.queue_polling_seconds == hms(host["queues"]["maxPollingInterval"]).total_seconds()
+    assert dep.watch_poll_seconds == code["watch_poll_seconds"]
+    assert dep.watch_reconcile_seconds == code["watch_reconcile_seconds"]
+    assert dep.lock_duration_seconds == iso_duration(str(main.param_default("jobsLockDuration"))).total_seconds()
+    assert dep.queue_backend == main.param_default("jobsQueueBackend") == code["queue_backend"]
+    schedule = str(main.param_default("jobsSweepSchedule"))
+    assert schedule == code["sweep_schedule"]
+    assert dep.sweep_runs_per_month == runs_per_hour(schedule) * prices.hours_per_month
+    for load in cost_model.REFERENCE_LOADS:
+        assert load.stream_lifetime_seconds == code["sse_lifetime_seconds"], load.name
+
+
+def test_everything_but_flex_is_small_change_at_the_reference_loads() -> None:
+    """docs/cost.md: the other terms together stay under USD 1, telemetry inside its free grant."""
+    for load in cost_model.REFERENCE_LOADS:
+        cost = cost_model.monthly_cost(load)
+        assert cost.total - cost.flex < 1, load.name
+        assert cost.telemetry == 0, load.name
+    assert "together stay under USD 1 a month" in (ROOT / "docs" / "cost.md").read_text()
+
+
+def test_table_labels_follow_the_prices() -> None:
+    prices = cost_model.replace(cost_model.Prices(), flex_free_gb_s=1234, flex_free_executions=5678, log_free_gb=9)
+    out = cost_model.tables(prices=prices)
+    for label in ("GB-s in all (free grant: 1,234)", "executions (free grant: 5,678)", "telemetry GB (free grant: 9)"):
+        assert f"| {label} |" in out, label
+    assert "| old 5 s polling on B1 |" in out
+
+
+def test_price_table_in_the_docs_is_the_prices() -> None:
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    section = doc.split("\n## Prices", 1)[1].split("\n## ", 1)[0]
+    assert f"taken {cost_model.Prices().taken}" in section.splitlines()[0]
+    values = {v for v in vars(cost_model.Prices()).values() if isinstance(v, float | int)}
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 12
+    for _, price, free in rows[1:]:  # [0] is the header
+        assert float(price.split("/")[0].strip()) in values, price
+        if free.strip():
+            assert float(free.split()[0].replace(",", "")) in values, free
 
 
 def test_busy_instances_model() -> None:
