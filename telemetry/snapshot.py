@@ -5,12 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    HistogramDataPoint,
-    InMemoryMetricReader,
-    NumberDataPoint,
-)
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
 
 from telemetry.metrics import use_provider
 
@@ -18,23 +13,12 @@ _reader: InMemoryMetricReader | None = None
 
 
 def install_local_reader() -> InMemoryMetricReader:
-    """Record every instrument in memory (cumulative), and nowhere else."""
+    """Record every instrument in memory (cumulative, the reader's default), and nowhere else."""
     global _reader
     if _reader is None:
-        _reader = InMemoryMetricReader(
-            preferred_temporality=dict.fromkeys(_INSTRUMENT_KINDS, AggregationTemporality.CUMULATIVE)
-        )
+        _reader = InMemoryMetricReader()
         use_provider(MeterProvider(metric_readers=[_reader]))
     return _reader
-
-
-def _instrument_kinds() -> list[type]:
-    from opentelemetry.sdk.metrics import Counter, Histogram, UpDownCounter
-
-    return [Counter, UpDownCounter, Histogram]
-
-
-_INSTRUMENT_KINDS = _instrument_kinds()
 
 
 def _quantile(point: HistogramDataPoint, q: float) -> float | None:
