@@ -18,6 +18,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
+from jobs.store import StoreConflict
 from settings import Settings
 
 CLIENT_OPTIONS: dict[str, Any] = {
@@ -67,8 +68,6 @@ OPERATIONS = OperationCounter()
 
 def is_outage(exc: BaseException) -> bool:
     """A storage or queue failure that should read as "unavailable, retry" (503), not a bug."""
-    from jobs.store import StoreConflict
-
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, StoreConflict, TimeoutError, ConnectionError)):
         return True
     if isinstance(exc, HttpResponseError):

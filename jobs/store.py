@@ -278,8 +278,9 @@ class TableStatusStore:
                 )
             except ResourceModifiedError:
                 # Someone else wrote first: re-read and re-check, after a short random pause
-                # so that writers who collided do not collide again.
-                await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))
+                # so that writers who collided do not collide again (none before giving up).
+                if attempt + 1 < _CONFLICT_RETRIES:
+                    await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))
                 continue
             updated = replace(updated, etag=meta["etag"])
             await self._after_write(updated)
@@ -310,7 +311,7 @@ class TableStatusStore:
             await self._feed.create_entity(
                 {
                     "PartitionKey": feed_partition(status.timestamp),
-                    "RowKey": f"{_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}",
+                    "RowKey": _feed_row_key(status),
                     "Payload": status.to_json(),
                 }
             )
@@ -318,8 +319,13 @@ class TableStatusStore:
             pass
 
 
+def _feed_row_key(status: JobStatus) -> str:
+    """`<13-digit ms>-<job id>-<10-digit version>`: time order within a partition."""
+    return f"{_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}"
+
+
 def _feed_job_id(row_key: str) -> str:
-    """The job id inside a feed row key: `<13-digit ms>-<job id>-<10-digit version>`."""
+    """The job id inside a `_feed_row_key`."""
     return row_key[14:-11]
 
 
