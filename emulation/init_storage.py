@@ -6,28 +6,33 @@ tools nothing does, so run this once after Azurite starts:
     .venv/bin/python emulation/init_storage.py                       # local.settings.json
     .venv/bin/python emulation/init_storage.py local.settings.servicebus.json.example
 
-It reads the same settings the app reads (AzureWebJobsStorage, JOBS_TABLE_PREFIX,
-JOBS_QUEUE_BACKEND, JOBS_QUEUE_NAME) from the given local settings file.
+It loads the app's own settings (settings.py) from the file's Values, as `func start` passes
+them, and names the tables as the store does (jobs.store.table_names).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jobs.store import table_names  # noqa: E402
+from settings import QueueBackend, load_settings  # noqa: E402
 
 
 def names(values: dict[str, str]) -> tuple[list[str], list[str]]:
-    """The tables and queues the app expects, from its settings (defaults as in settings.py)."""
-    prefix = values.get("JOBS_TABLE_PREFIX", "jobs")
-    tables = [prefix, f"{prefix}feed", f"{prefix}active"]
+    """The tables and queues the app expects with these Values (they go into os.environ)."""
+    os.environ.update(values)
+    settings = load_settings()
     queues: list[str] = []
-    if values.get("JOBS_QUEUE_BACKEND", "servicebus") == "storage":
-        queue = values.get("JOBS_QUEUE_NAME", "jobs")
-        queues = [queue, f"{queue}-poison"]
-    return tables, queues
+    if settings.queue_backend is QueueBackend.STORAGE:
+        queues = [settings.queue_name, f"{settings.queue_name}-poison"]  # the host's poison queue
+    return list(table_names(settings.table_prefix)), queues
 
 
 def main(argv: list[str]) -> int:
@@ -35,13 +40,14 @@ def main(argv: list[str]) -> int:
     if not path.exists():
         path = ROOT / "local.settings.json.example"
     values = json.loads(path.read_text())["Values"]
-    connection = values["AzureWebJobsStorage"]
+    logging.getLogger("settings").setLevel(logging.ERROR)  # its AUTH_MODE=none warning is for the app
     tables, queues = names(values)
 
     from azure.core.exceptions import ResourceExistsError
     from azure.data.tables import TableServiceClient
     from azure.storage.queue import QueueServiceClient
 
+    connection = values["AzureWebJobsStorage"]
     table_service = TableServiceClient.from_connection_string(connection)
     for table in tables:
         table_service.create_table_if_not_exists(table)

@@ -11,7 +11,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
+import settings as app_settings
 from tests.infra import bicep
 
 ROOT = bicep.ROOT
@@ -253,12 +255,27 @@ def test_compose_runs_azurite_and_the_service_bus_emulator_with_its_config() -> 
 
 
 def test_init_storage_creates_what_the_app_expects() -> None:
+    from tests.infra.test_app_settings import LOCAL_EXAMPLES
+
     sys.path.insert(0, str(ROOT / "emulation"))
     try:
         import init_storage
     finally:
         sys.path.pop(0)
-    tables, queues = init_storage.names({"JOBS_QUEUE_BACKEND": "storage", "JOBS_TABLE_PREFIX": "jobs"})
+
+    def names(values: dict[str, str]) -> tuple[list[str], list[str]]:
+        with mock.patch.dict(os.environ):  # names() loads the settings from the environment
+            for name in app_settings.setting_names():
+                os.environ.pop(name, None)
+            os.environ.pop("WEBSITE_INSTANCE_ID", None)
+            return init_storage.names(values)
+
+    storage = json.loads(LOCAL_EXAMPLES["storage"].read_text())["Values"]
+    servicebus = json.loads(LOCAL_EXAMPLES["servicebus"].read_text())["Values"]
+    tables, queues = names({**storage, "JOBS_TABLE_PREFIX": "jobs"})
     assert tables == ["jobs", "jobsfeed", "jobsactive"]
     assert queues == ["jobs", "jobs-poison"]
-    assert init_storage.names({"JOBS_QUEUE_BACKEND": "servicebus"})[1] == []
+    assert names(servicebus)[1] == []
+    assert names({**storage, "JOBS_TABLE_PREFIX": "demo"})[0] == ["demo", "demofeed", "demoactive"]
+    without_prefix = {k: v for k, v in servicebus.items() if k != "JOBS_TABLE_PREFIX"}
+    assert names(without_prefix)[0] == ["jobs", "jobsfeed", "jobsactive"]  # the settings.py default
