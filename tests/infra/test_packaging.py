@@ -13,56 +13,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
+import yaml
+
 import settings as app_settings
 from tests.infra import bicep
 
 ROOT = bicep.ROOT
 
 
-def mini_yaml(text: str) -> dict:
-    """Enough YAML for these files: nested mappings, `- item` lists, `|` block scalars."""
-    root: dict = {}
-    stack: list[tuple[int, dict | list]] = [(-1, root)]
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        raw = lines[i]
-        i += 1
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        indent = len(raw) - len(raw.lstrip())
-        line = raw.strip()
-        while stack[-1][0] >= indent:
-            stack.pop()
-        parent = stack[-1][1]
-        if line.startswith("- "):
-            assert isinstance(parent, list), raw
-            parent.append(line[2:].split(" #")[0].strip().strip('"'))
-            continue
-        key, _, value = line.partition(":")
-        key, value = key.strip().strip('"'), value.split(" #")[0].strip()
-        assert isinstance(parent, dict), raw
-        if value == "|":
-            block = []
-            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
-                block.append(lines[i].strip())
-                i += 1
-            parent[key] = "\n".join(block)
-        elif value:
-            parent[key] = value.strip('"')
-        else:
-            nxt = next((n for n in lines[i:] if n.strip() and not n.lstrip().startswith("#")), "")
-            child: dict | list = [] if nxt.strip().startswith("- ") else {}
-            parent[key] = child
-            stack.append((indent, child))
-    return root
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
 
 
 # --- azd --------------------------------------------------------------------------------
 
 
 def test_azure_yaml_deploys_one_python_function_app_from_the_root() -> None:
-    azure = mini_yaml((ROOT / "azure.yaml").read_text())
+    azure = load_yaml(ROOT / "azure.yaml")
     assert azure["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
     assert azure["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
     # Bicep tags the site with the service name azd deploys to
@@ -70,7 +37,7 @@ def test_azure_yaml_deploys_one_python_function_app_from_the_root() -> None:
 
 
 def test_azd_generates_a_long_enough_signing_key_once() -> None:
-    hooks = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]
+    hooks = load_yaml(ROOT / "azure.yaml")["hooks"]["preprovision"]
     posix, windows = hooks["posix"]["run"], hooks["windows"]["run"]
     assert "azd env get-value STREAM_TOKEN_SIGNING_KEY" in posix and "token_urlsafe(48)" in posix
     assert "azd env get-value STREAM_TOKEN_SIGNING_KEY" in windows and "GetBytes(48)" in windows
@@ -102,7 +69,7 @@ def run_posix_hook(tmp_path: Path, env_values: dict[str, str]) -> dict[str, str]
     azd.chmod(0o755)
     store = tmp_path / "azd.env"
     store.write_text("".join(f"{k}={v}\n" for k, v in env_values.items()))
-    hook = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]["posix"]["run"]
+    hook = load_yaml(ROOT / "azure.yaml")["hooks"]["preprovision"]["posix"]["run"]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AZD_ENV": str(store)}
     subprocess.run(["sh", "-eu", "-c", hook], env=env, check=True, timeout=30)
     return dict(line.split("=", 1) for line in store.read_text().splitlines() if line)
@@ -118,7 +85,7 @@ def test_the_hook_keeps_the_signing_key_and_the_budget_start_date_once_set(tmp_p
     # a later month: the stored date stands (ARM refuses to change a budget's start date)
     later = run_posix_hook(tmp_path, {**with_budget, "BUDGET_START_DATE": "2020-01-01"})
     assert later["BUDGET_START_DATE"] == "2020-01-01"
-    windows = mini_yaml((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]["windows"]["run"]
+    windows = load_yaml(ROOT / "azure.yaml")["hooks"]["preprovision"]["windows"]["run"]
     assert "azd env get-value BUDGET_CONTACT_EMAILS" in windows
     assert "-not (azd env get-value BUDGET_START_DATE" in windows and "ToString('yyyy-MM') + '-01'" in windows
 
@@ -240,7 +207,7 @@ def test_package_keeps_everything_the_app_imports() -> None:
 
 
 def test_compose_runs_azurite_and_the_service_bus_emulator_with_its_config() -> None:
-    compose = mini_yaml((ROOT / "emulation" / "compose.yaml").read_text())
+    compose = load_yaml(ROOT / "emulation" / "compose.yaml")
     services = compose["services"]
     assert {"azurite", "servicebus", "sqledge"} <= set(services)
     assert {"10000:10000", "10001:10001", "10002:10002"} <= set(services["azurite"]["ports"])
