@@ -1,12 +1,13 @@
-import { provideHttpClient } from '@angular/common/http';
-import {
-  HttpTestingController,
-  provideHttpClientTesting,
-  TestRequest,
-} from '@angular/common/http/testing';
+import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { ComponentFixture, TestBed } from '@angular/core/testing';
-import { JobStarted, provideJobEvents } from 'job-events';
-import { FakeEventSource, fakeJobEvent, fakeJobId } from 'job-events/testing';
+import { JobStarted } from 'job-events';
+import {
+  answerWatch,
+  FakeEventSource,
+  fakeJobEvent,
+  fakeJobId,
+  provideJobEventsTesting,
+} from 'job-events/testing';
 
 import { App } from './app';
 import { DIAGNOSTICS_URL } from './metrics-panel';
@@ -20,14 +21,7 @@ describe('App (the demo)', () => {
   beforeEach(() => {
     vi.useFakeTimers();
     FakeEventSource.reset();
-    TestBed.configureTestingModule({
-      imports: [App],
-      providers: [
-        provideHttpClient(),
-        provideHttpClientTesting(),
-        provideJobEvents({ eventSource: FakeEventSource.factory }),
-      ],
-    });
+    TestBed.configureTestingModule({ imports: [App], providers: [provideJobEventsTesting()] });
     http = TestBed.inject(HttpTestingController);
     fixture = TestBed.createComponent(App);
     element = fixture.nativeElement as HTMLElement;
@@ -83,15 +77,7 @@ describe('App (the demo)', () => {
 
   function grantStream(): TestRequest {
     const request = http.expectOne('/api/watch');
-    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
-      (job) => job.jobId,
-    );
-    request.flush({
-      token: 't',
-      tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
-      eventsUrl: '/api/watch/events',
-      jobIds,
-    });
+    answerWatch(request);
     return request;
   }
 

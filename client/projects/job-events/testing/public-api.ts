@@ -1,9 +1,11 @@
 /*
  * job-events/testing: test doubles for components that watch jobs.
  *
- *   provideJobEvents({ eventSource: FakeEventSource.factory })
+ *   TestBed.configureTestingModule({ providers: [provideJobEventsTesting()] });
  *
- * then drive the stream from the test: FakeEventSource.latest().open().send(fakeJobEvent(...)).
+ * then answer the stream token and drive the stream from the test:
+ * answerWatch(httpTesting.expectOne('/api/watch')); FakeEventSource.latest().open().send(fakeJobEvent(...)).
  */
 export { FakeEventSource } from './fake-event-source';
 export { fakeJobEvent, fakeJobId } from './job-events';
+export { answerWatch, provideJobEventsTesting } from './provide-job-events-testing';

@@ -1,18 +1,19 @@
-import { provideHttpClient } from '@angular/common/http';
-import {
-  HttpTestingController,
-  provideHttpClientTesting,
-  TestRequest,
-} from '@angular/common/http/testing';
+import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { TestBed } from '@angular/core/testing';
 import { map, of, Subscription } from 'rxjs';
 
-import { JobEventsOptions, provideJobEvents } from './config';
+import { JobEventsOptions } from './config';
 import { JobEventsService, newerVersionsOnly } from './job-events.service';
-import { JobEvent, WatchToken } from './models';
-import { FakeEventSource, fakeJobEvent as jobEvent, fakeJobId as jobId } from 'job-events/testing';
+import { JobEvent } from './models';
+import {
+  answerWatch,
+  FakeEventSource,
+  fakeJobEvent as jobEvent,
+  fakeJobId as jobId,
+  provideJobEventsTesting,
+} from 'job-events/testing';
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
 
@@ -26,22 +27,16 @@ interface Watcher {
   subscription: Subscription;
 }
 
+let http: HttpTestingController;
+let service: JobEventsService;
+
+function setup(options: JobEventsOptions = {}): void {
+  TestBed.configureTestingModule({ providers: [provideJobEventsTesting(options)] });
+  http = TestBed.inject(HttpTestingController);
+  service = TestBed.inject(JobEventsService);
+}
+
 describe('JobEventsService.watchJob', () => {
-  let http: HttpTestingController;
-  let service: JobEventsService;
-
-  function setup(options: JobEventsOptions = {}): void {
-    TestBed.configureTestingModule({
-      providers: [
-        provideHttpClient(),
-        provideHttpClientTesting(),
-        provideJobEvents({ eventSource: FakeEventSource.factory, ...options }),
-      ],
-    });
-    http = TestBed.inject(HttpTestingController);
-    service = TestBed.inject(JobEventsService);
-  }
-
   beforeEach(() => {
     vi.useFakeTimers();
     FakeEventSource.reset();
@@ -70,33 +65,13 @@ describe('JobEventsService.watchJob', () => {
   /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
   function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
     const request = http.expectOne({ method: 'POST', url: '/api/watch' });
-    const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
-      (job) => job.jobId,
-    );
-    const answer: WatchToken = {
-      token,
-      tokenExpiresAt: new Date(Date.now() + expiresInMs).toISOString(),
-      eventsUrl: '/api/watch/events',
-      jobIds,
-    };
-    request.flush(answer);
+    answerWatch(request, token, expiresInMs);
     return request;
   }
 
   /** Answers every pending `POST /api/watch`; returns how many jobs each asked for. */
   function grantAll(): number[] {
-    return http.match('/api/watch').map((request) => {
-      const jobIds = (request.request.body as { jobs: { jobId: string }[] }).jobs.map(
-        (job) => job.jobId,
-      );
-      request.flush({
-        token: 'token-1',
-        tokenExpiresAt: new Date(Date.now() + 300_000).toISOString(),
-        eventsUrl: '/api/watch/events',
-        jobIds,
-      });
-      return jobIds.length;
-    });
+    return http.match('/api/watch').map((request) => answerWatch(request).jobIds.length);
   }
 
   function versions(watcher: Watcher): number[] {
@@ -178,14 +153,16 @@ describe('JobEventsService.watchJob', () => {
     const other = watch(JOB_A); // another component watches the same job
     vi.advanceTimersByTime(100);
     grant();
-    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Completed'));
     expect(other.errors).toEqual([]);
     expect(versions(other)).toEqual([2]);
     expect(shown.map((event) => event.version)).toEqual([2]);
     expect(FakeEventSource.all).toHaveLength(1);
   });
 
-  it('lets a holder of an ended watch ride the job\'s newer watch', () => {
+  it("lets a holder of an ended watch ride the job's newer watch", () => {
     setup();
     const held = service.watchJob('Sleep', JOB_A);
     held.subscribe().unsubscribe();
@@ -195,7 +172,9 @@ describe('JobEventsService.watchJob', () => {
     held.subscribe({ next: (event) => shown.push(event), error: (error) => errors.push(error) });
     vi.advanceTimersByTime(100);
     grant();
-    FakeEventSource.latest().open().send(jobEvent(JOB_A, 2, 'Completed'));
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Completed'));
     expect(errors).toEqual([]);
     expect(shown.map((event) => event.version)).toEqual([2]);
     expect(versions(current)).toEqual([2]);
@@ -669,16 +648,9 @@ describe('JobEventsService.watchJob', () => {
 });
 
 describe('JobEventsService.startJob', () => {
-  let http: HttpTestingController;
-  let service: JobEventsService;
-
   beforeEach(() => {
     vi.useFakeTimers();
-    TestBed.configureTestingModule({
-      providers: [provideHttpClient(), provideHttpClientTesting(), provideJobEvents()],
-    });
-    http = TestBed.inject(HttpTestingController);
-    service = TestBed.inject(JobEventsService);
+    setup();
   });
 
   afterEach(() => {

@@ -1,20 +1,15 @@
-import { HttpErrorResponse, provideHttpClient } from '@angular/common/http';
-import {
-  HttpTestingController,
-  provideHttpClientTesting,
-  TestRequest,
-} from '@angular/common/http/testing';
+import { HttpErrorResponse } from '@angular/common/http';
+import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { Injector } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Subscription } from 'rxjs';
 
 import { backoffDelay, retryAfterMs } from './backoff';
-import { provideJobEvents } from './config';
 import { JobPollTimeoutError } from './errors';
 import { JobEventsService } from './job-events.service';
 import { JobEvent, JobState } from './models';
 import { pollJobStatus } from './poll';
-import { fakeJobEvent as jobEvent, fakeJobId } from 'job-events/testing';
+import { fakeJobEvent as jobEvent, fakeJobId, provideJobEventsTesting } from 'job-events/testing';
 
 const JOB_A = fakeJobId(10);
 
@@ -49,9 +44,7 @@ describe('pollJobStatus', () => {
 
   beforeEach(() => {
     vi.useFakeTimers();
-    TestBed.configureTestingModule({
-      providers: [provideHttpClient(), provideHttpClientTesting(), provideJobEvents()],
-    });
+    TestBed.configureTestingModule({ providers: [provideJobEventsTesting()] });
     http = TestBed.inject(HttpTestingController);
     service = TestBed.inject(JobEventsService);
     seen = [];
