@@ -35,18 +35,12 @@ def parse(source: bytes) -> ts.Tree:
 
 def syntax_errors(tree: ts.Tree) -> list[str]:
     """Every ERROR or MISSING node, as 'line:col: text'."""
-    found: list[str] = []
-
-    def walk(node: Node) -> None:
-        if node.type == "ERROR" or node.is_missing:
-            row, col = node.start_point
-            kind = "missing" if node.is_missing else "error"
-            found.append(f"{row + 1}:{col + 1}: {kind} near {text(node)[:40]!r}")
-        for child in node.children:
-            walk(child)
-
-    walk(tree.root_node)
-    return found
+    return [
+        f"{node.start_point[0] + 1}:{node.start_point[1] + 1}: "
+        f"{'missing' if node.is_missing else 'error'} near {text(node)[:40]!r}"
+        for node in walk(tree.root_node)
+        if node.type == "ERROR" or node.is_missing
+    ]
 
 
 def text(node: Node) -> str:

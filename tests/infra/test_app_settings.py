@@ -6,20 +6,13 @@ The list of names comes from settings.setting_names(), never from a list kept he
 
 from __future__ import annotations
 
-import json
 import secrets
-from pathlib import Path
 
 import pytest
 
 import settings as app_settings
 from tests.infra import bicep
-
-ROOT = bicep.ROOT
-LOCAL_EXAMPLES = {
-    "storage": ROOT / "local.settings.json.example",
-    "servicebus": ROOT / "local.settings.servicebus.json.example",
-}
+from tests.infra.project import LOCAL_EXAMPLES, bicep_settings, local_values
 
 # Settings the Functions platform reads (not the code). Small and explicit on purpose.
 PLATFORM_AZURE = {
@@ -34,48 +27,6 @@ PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "PYTHON_ENABLE_INIT_INDEXING"}
 
 def names(where: str) -> set[str]:
     return {name for name, w in app_settings.setting_names().items() if w == where}
-
-
-def app_settings_var() -> bicep.Node:
-    return bicep.load(bicep.MAIN).variables["appSettings"].value
-
-
-def setting_objects(node: bicep.Node, conditional: bool = False) -> list[tuple[bicep.Node, bool]]:
-    """Object literals an app-settings expression is made of, following main.bicep vars."""
-    variables = bicep.load(bicep.MAIN).variables
-    if node.type == "object":
-        return [(node, conditional)]
-    if node.type == "identifier" and bicep.text(node) in variables:
-        return setting_objects(variables[bicep.text(node)].value, conditional)
-    if node.type == "ternary_expression":
-        _, *branches = bicep.named(node)
-        return [o for b in branches for o in setting_objects(b, True)]
-    if node.type == "call_expression" and bicep.text(bicep.named(node)[0]) == "union":
-        return [o for arg in bicep.named(bicep.named(node)[1]) for o in setting_objects(arg, conditional)]
-    raise AssertionError(f"cannot follow app settings through {bicep.text(node)[:60]}")
-
-
-def bicep_settings() -> dict[str, tuple[bicep.Node, bool]]:
-    """name -> (value node, conditional?) over every object literal that becomes app settings."""
-    found: dict[str, tuple[bicep.Node, bool]] = {}
-    for obj, conditional in setting_objects(app_settings_var()):
-        for key, value in bicep.properties(obj).items():
-            assert key not in found, f"{key} is set twice"
-            found[key] = (value, conditional)
-    # the function app module adds what it reads from resources it references
-    fn = bicep.module_file(bicep.load(bicep.MAIN), "functionApp")
-    [config] = [
-        r
-        for r in fn.resources("Microsoft.Web/sites/config")
-        if r.body is not None and bicep.literal(bicep.path(r.body, "name")) == "appsettings"
-    ]
-    props = bicep.path(config.body, "properties")
-    assert bicep.text(props).startswith("union(appSettings"), "the module must keep every setting from main.bicep"
-    for obj in bicep.objects_in(props):
-        for key, value in bicep.properties(obj).items():
-            assert key not in found, f"{key} is set twice"
-            found[key] = (value, False)
-    return found
 
 
 def test_the_module_receives_main_app_settings() -> None:
@@ -179,7 +130,7 @@ def test_bicep_settings_load_in_azure_with_parameter_defaults(monkeypatch: pytes
 
 @pytest.mark.parametrize("backend", sorted(LOCAL_EXAMPLES))
 def test_local_example_sets_every_setting_the_code_reads_locally(backend: str) -> None:
-    values = json.loads(LOCAL_EXAMPLES[backend].read_text())["Values"]
+    values = local_values(backend)
     missing = names("both") - set(values)
     assert not missing, f"{LOCAL_EXAMPLES[backend].name} lacks {sorted(missing)}"
     assert "AzureWebJobsStorage" in values
@@ -193,20 +144,27 @@ def test_local_example_sets_every_setting_the_code_reads_locally(backend: str) -
 
 def test_each_connection_string_setting_is_in_a_local_example() -> None:
     present = set()
-    for example in LOCAL_EXAMPLES.values():
-        present |= set(json.loads(example.read_text())["Values"])
+    for backend in LOCAL_EXAMPLES:
+        present |= set(local_values(backend))
     assert names("local") <= present
 
 
 @pytest.mark.parametrize("backend", sorted(LOCAL_EXAMPLES))
-def test_local_example_loads_with_its_backend(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_example_loads_with_its_backend_and_only_public_development_values(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clear_setting_env(monkeypatch)
-    values = json.loads(Path(LOCAL_EXAMPLES[backend]).read_text())["Values"]
+    values = local_values(backend)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     loaded = app_settings.load_settings()
     assert loaded.queue_backend.value == backend
     assert loaded.auth_mode is app_settings.AuthMode.NONE
-    if backend == "servicebus":
-        assert "UseDevelopmentEmulator=true" in values["ServiceBusConnection"]
+    # public development values only: Azurite, the emulator's documented key, a placeholder signing key
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+    if backend == "servicebus":
+        assert "ServiceBusConnection" in values
+    if "ServiceBusConnection" in values:
+        assert "SharedAccessKey=SAS_KEY_VALUE;" in values["ServiceBusConnection"]
+        assert "UseDevelopmentEmulator=true" in values["ServiceBusConnection"]
+    assert "local-development-only" in values["STREAM_TOKEN_SIGNING_KEY"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -14,14 +13,7 @@ from croniter import croniter
 
 import settings as app_settings
 from tests.infra import bicep
-from tests.infra.bicep import ROOT
-from tests.infra.test_queue_consistency import hms, iso_duration
-
-_spec = importlib.util.spec_from_file_location("cost_model", ROOT / "infra" / "cost_model.py")
-assert _spec and _spec.loader
-cost_model = importlib.util.module_from_spec(_spec)
-sys.modules["cost_model"] = cost_model
-_spec.loader.exec_module(cost_model)
+from tests.infra.project import ROOT, cost_model, hms, iso_duration
 
 MARK_BEGIN = "<!-- cost_model.py --markdown: begin -->"
 MARK_END = "<!-- cost_model.py --markdown: end -->"

@@ -6,7 +6,7 @@ import re
 
 import settings as app_settings
 from tests.infra import bicep
-from tests.infra.test_cost_model import cost_model
+from tests.infra.project import cost_model
 
 README = bicep.INFRA / "README.md"
 

@@ -17,6 +17,7 @@ import yaml
 
 import settings as app_settings
 from tests.infra import bicep
+from tests.infra.project import local_values, run_probe
 
 ROOT = bicep.ROOT
 
@@ -187,14 +188,9 @@ def test_package_keeps_everything_the_app_imports() -> None:
         "    and '.venv' not in m.__file__})\n"
         "print(json.dumps(files))\n"
     )
-    env = {**os.environ, "AUTH_MODE": "none", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
-    env.pop("WEBSITE_INSTANCE_ID", None)
     for backend in ("storage", "servicebus"):
-        env["JOBS_QUEUE_BACKEND"] = backend
-        env["ServiceBusConnection"] = "Endpoint=sb://localhost;SharedAccessKeyName=x;SharedAccessKey=SAS_KEY_VALUE;"
-        result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-1500:]
-        imported = json.loads(result.stdout.strip().splitlines()[-1])
+        imported = run_probe(backend, probe)
+        assert isinstance(imported, list)
         assert "function_app.py" in imported and "settings.py" in imported
         patterns = funcignore_patterns()
         dropped = [f for f in imported if ignored(f, patterns)]
@@ -222,8 +218,6 @@ def test_compose_runs_azurite_and_the_service_bus_emulator_with_its_config() -> 
 
 
 def test_init_storage_creates_what_the_app_expects() -> None:
-    from tests.infra.test_app_settings import LOCAL_EXAMPLES
-
     sys.path.insert(0, str(ROOT / "emulation"))
     try:
         import init_storage
@@ -237,8 +231,7 @@ def test_init_storage_creates_what_the_app_expects() -> None:
             os.environ.pop("WEBSITE_INSTANCE_ID", None)
             return init_storage.names(values)
 
-    storage = json.loads(LOCAL_EXAMPLES["storage"].read_text())["Values"]
-    servicebus = json.loads(LOCAL_EXAMPLES["servicebus"].read_text())["Values"]
+    storage, servicebus = local_values("storage"), local_values("servicebus")
     tables, queues = names({**storage, "JOBS_TABLE_PREFIX": "jobs"})
     assert tables == ["jobs", "jobsfeed", "jobsactive"]
     assert queues == ["jobs", "jobs-poison"]

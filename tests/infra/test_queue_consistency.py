@@ -10,22 +10,10 @@ import pytest
 
 import settings as app_settings
 from tests.infra import bicep, functions
-from tests.infra.test_app_settings import LOCAL_EXAMPLES, bicep_settings
+from tests.infra.project import LOCAL_EXAMPLES, bicep_settings, hms, iso_duration, local_values
 
 EMULATOR_CONFIG = bicep.ROOT / "emulation" / "Config.json"
 HOST_JSON = bicep.ROOT / "host.json"
-
-
-def iso_duration(value: str) -> timedelta:
-    match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", value)
-    assert match and value not in ("P", "PT"), value
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-
-
-def hms(value: str) -> timedelta:
-    hours, minutes, seconds = (int(p) for p in value.split(":"))
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
 def emulator_queue() -> tuple[str, dict]:
@@ -59,8 +47,8 @@ def test_max_delivery_count_is_one_number_everywhere() -> None:
     assert code == host == in_bicep == emulator["MaxDeliveryCount"], (code, host, in_bicep, emulator)
     setting = bicep.text(bicep_settings()["JOBS_MAX_DELIVERY_COUNT"][0])
     assert setting == "string(jobsMaxDeliveryCount)"
-    for example in LOCAL_EXAMPLES.values():
-        assert json.loads(example.read_text())["Values"]["JOBS_MAX_DELIVERY_COUNT"] == str(code)
+    for backend in LOCAL_EXAMPLES:
+        assert local_values(backend)["JOBS_MAX_DELIVERY_COUNT"] == str(code)
 
 
 def test_max_delivery_count_bounds_fit_the_emulator() -> None:
@@ -123,5 +111,5 @@ def test_binding_expressions_are_app_settings(backend: str) -> None:
             referenced |= set(re.findall(r"%(\w+)%", trigger.get(key) or ""))
     assert referenced, "the queue trigger and the sweeper reference their settings"
     assert referenced <= set(bicep_settings())
-    for example in LOCAL_EXAMPLES.values():
-        assert referenced <= set(json.loads(example.read_text())["Values"])
+    for backend in LOCAL_EXAMPLES:
+        assert referenced <= set(local_values(backend))

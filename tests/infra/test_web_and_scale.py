@@ -7,18 +7,7 @@ import pytest
 
 import settings as app_settings
 from tests.infra import bicep
-from tests.infra.test_app_settings import bicep_settings
-
-FUNCTIONAPP = bicep.MODULES / "functionapp.bicep"
-
-
-def fn() -> bicep.BicepFile:
-    return bicep.load(FUNCTIONAPP)
-
-
-def site() -> bicep.Decl:
-    [s] = fn().resources("Microsoft.Web/sites@")
-    return s
+from tests.infra.project import FUNCTIONAPP, bicep_settings, functionapp, site
 
 
 def main_params() -> dict[str, bicep.Node]:
@@ -26,7 +15,7 @@ def main_params() -> dict[str, bicep.Node]:
 
 
 def test_flex_consumption_plan_on_linux() -> None:
-    [plan] = fn().resources("Microsoft.Web/serverfarms@")
+    [plan] = functionapp().resources("Microsoft.Web/serverfarms@")
     sku = bicep.path(plan.body, "sku")
     assert bicep.literal(bicep.path(sku, "name")) == "FC1"
     assert bicep.literal(bicep.path(sku, "tier")) == "FlexConsumption"
@@ -51,7 +40,7 @@ def test_web_hardening() -> None:
     assert bicep.literal(bicep.path(config, "minTlsVersion")) == "1.2"
     policies = {
         bicep.literal(bicep.path(r.body, "name")): bicep.literal(bicep.path(r.body, "properties", "allow"))
-        for r in fn().resources("Microsoft.Web/sites/basicPublishingCredentialsPolicies")
+        for r in functionapp().resources("Microsoft.Web/sites/basicPublishingCredentialsPolicies")
     }
     assert policies == {"ftp": False, "scm": False}
 
@@ -119,7 +108,7 @@ def test_auth_mode_never_none_and_easy_auth_lets_the_code_decide() -> None:
     assert set(allowed) <= {m.value for m in app_settings.AuthMode}
     [auth] = [
         r
-        for r in fn().resources("Microsoft.Web/sites/config")
+        for r in functionapp().resources("Microsoft.Web/sites/config")
         if bicep.literal(bicep.path(r.body, "name")) == "authsettingsV2"
     ]
     assert bicep.text(auth.condition) == "(authMode == 'easyauth')"
