@@ -28,4 +28,5 @@ export {
   type JobTransport,
   type WatchToken,
 } from './lib/models';
-export { isTransient, pollJobStatus, type PollOptions } from './lib/poll';
+export { isTransient, type PollOptions } from './lib/poll';
+export { pollJobStatus } from './lib/poll-job-status';

@@ -8,7 +8,7 @@ import { backoffDelay, retryAfterMs } from './backoff';
 import { JobPollTimeoutError } from './errors';
 import { JobEventsService } from './job-events.service';
 import { JobEvent, JobState } from './models';
-import { pollJobStatus } from './poll';
+import { pollJobStatus } from './poll-job-status';
 import { fakeJobEvent as jobEvent, fakeJobId, provideJobEventsTesting } from 'job-events/testing';
 
 const JOB_A = fakeJobId(10);
@@ -314,5 +314,12 @@ describe('pollJobStatus', () => {
     respond(jobEvent(JOB_A, 2, 'Completed'));
     expect(service.stats().polls).toBe(2);
     expect(service.stats().requests).toBe(2);
+  });
+
+  it('counts the requests of the plain function in the service stats too', () => {
+    const injector = TestBed.inject(Injector);
+    pollJobStatus('Sleep', JOB_A, { timeoutMs: 60_000, injector }).subscribe();
+    respond(jobEvent(JOB_A, 1, 'Completed'));
+    expect(service.stats().polls).toBe(1);
   });
 });

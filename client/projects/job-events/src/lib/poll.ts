@@ -1,5 +1,5 @@
 import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
-import { assertInInjectionContext, inject, Injector } from '@angular/core';
+import { Injector } from '@angular/core';
 import {
   catchError,
   defer,
@@ -19,7 +19,7 @@ import {
 } from 'rxjs';
 
 import { backoffDelay, retryAfterMs } from './backoff';
-import { JOB_EVENTS_CONFIG, PollDefaults } from './config';
+import { PollDefaults } from './config';
 import { JobPollTimeoutError } from './errors';
 import { isTerminal, JobEvent, JobRef, JobState } from './models';
 
@@ -44,52 +44,14 @@ export interface PollOptions {
    * answer: then the first request waits `initialMs` instead of going out at once.
    */
   readonly knownStatus?: JobState;
-  /** Where to find `HttpClient` and the config when called outside an injection context. */
+  /** Where to find `JobEventsService` (its `HttpClient` and config) outside an injection context. */
   readonly injector?: Injector;
-}
-
-/**
- * Polls one job until it is `Completed` or `Failed`, politely:
- * - the first request goes out at once (after `initialMs` when `knownStatus` is
- *   given); then it waits `initialMs`, and while the status stays the same 5 s,
- *   10 s, 20 s … up to `maxMs` (see `backoffDelay`); a change of status or
- *   progress brings the wait back to `initialMs`;
- * - a `Retry-After` from the server is a floor for the next wait. For a running
- *   job that reports progress the server says when it should be done, so after
- *   each progress report the next poll goes out about then, not after `initialMs`
- *   (without that floor, resetting on progress polls more than fixed 5 s polling:
- *   bench/README.md, benchmark 1);
- * - it sends `If-None-Match` with the last `ETag`; a `304` counts as unchanged;
- * - network errors, 408/429/5xx and hung requests are retried on the same backoff;
- *   any other error (404, 401 …) ends the poll with that `HttpErrorResponse`;
- * - after `timeoutMs` it errors with `JobPollTimeoutError`;
- * - it emits each new version once, and completes after the terminal one;
- * - unsubscribing cancels the request in flight and leaves no timer behind;
- * - with `fallback: true` every request carries `?fallback=1` (see `PollOptions`).
- *
- * Call it in an injection context (a constructor or field initializer), or pass
- * `injector`. `JobEventsService.pollJobStatus` works anywhere.
- */
-export function pollJobStatus(
-  jobType: string,
-  jobId: string,
-  options: PollOptions,
-): Observable<JobEvent> {
-  if (!options.injector) assertInInjectionContext(pollJobStatus);
-  const injector = options.injector ?? inject(Injector);
-  const config = injector.get(JOB_EVENTS_CONFIG);
-  return pollStatus(
-    injector.get(HttpClient),
-    config.apiUrl,
-    { jobType, jobId },
-    pollSettings(config.poll, options),
-  );
 }
 
 /** What one poll runs with: the polling defaults, and whether it is a fallback from SSE. */
 export interface PollSettings extends PollDefaults {
   /** Send `fallback=1` with every request. */
-  readonly fallback: boolean;
+  readonly fallback?: boolean;
   /** Skip the immediate first request: the caller knows this status already. */
   readonly knownStatus?: JobState;
 }
@@ -128,7 +90,7 @@ export function pollStatus(
   http: HttpClient,
   apiUrl: string,
   ref: JobRef,
-  settings: PollDefaults & { readonly fallback?: boolean; readonly knownStatus?: JobState },
+  settings: PollSettings,
   onRequest: () => void = () => {},
 ): Observable<JobEvent> {
   const url = statusUrl(apiUrl, ref);
@@ -192,7 +154,9 @@ export function pollStatus(
       repeat({ delay: () => timer(waitMs) }),
       filter((event): event is JobEvent => event !== null),
     );
-    const firstPoll$ = settings.knownStatus ? timer(settings.initialMs).pipe(mergeMap(() => polls$)) : polls$;
+    const firstPoll$ = settings.knownStatus
+      ? timer(settings.initialMs).pipe(mergeMap(() => polls$))
+      : polls$;
 
     const deadline$ = timer(settings.timeoutMs).pipe(
       mergeMap(() =>
