@@ -168,6 +168,11 @@ var tableNames = [
   '${jobsTablePrefix}active'
 ]
 var budgetEmails = filter(map(split(budgetContactEmails, ','), email => trim(email)), email => !empty(email))
+// Platform CORS gets the list settings.py makes of CORS_ALLOWED_ORIGINS: split on commas,
+// trimmed, empty entries dropped, trailing '/' dropped. An origin is scheme://host[:port],
+// so its first three '/'-separated parts are all of it (anything longer the app refuses).
+var corsEntries = filter(map(split(corsAllowedOrigins, ','), origin => trim(origin)), origin => !empty(origin))
+var corsOrigins = map(corsEntries, origin => join(take(split(origin, '/'), 3), '/'))
 var storageQueueNames = jobsQueueBackend == 'storage' ? [jobsQueueName, '${jobsQueueName}-poison'] : []
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -322,7 +327,7 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerName: deploymentContainerName
     appInsightsName: monitoring.outputs.appInsightsName
     appSettings: appSettings
-    corsAllowedOrigins: split(replace(corsAllowedOrigins, ' ', ''), ',')
+    corsAllowedOrigins: corsOrigins
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency

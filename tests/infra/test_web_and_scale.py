@@ -7,7 +7,7 @@ import pytest
 
 import settings as app_settings
 from tests.infra import bicep
-from tests.infra.project import FUNCTIONAPP, bicep_settings, functionapp, site
+from tests.infra.project import FUNCTIONAPP, bicep_settings, functionapp, local_values, site
 
 
 def main_params() -> dict[str, bicep.Node]:
@@ -49,10 +49,49 @@ def test_platform_cors_and_the_app_setting_come_from_one_parameter() -> None:
     cors = bicep.path(site().body, "properties", "siteConfig", "cors")
     assert bicep.text(bicep.path(cors, "allowedOrigins")) == "corsAllowedOrigins"
     assert bicep.literal(bicep.path(cors, "supportCredentials")) is False
-    assert bicep.text(main_params()["corsAllowedOrigins"]) == "split(replace(corsAllowedOrigins, ' ', ''), ',')"
+    assert bicep.text(main_params()["corsAllowedOrigins"]) == "corsOrigins"
     assert bicep.text(bicep_settings()["CORS_ALLOWED_ORIGINS"][0]) == "corsAllowedOrigins"
     main = bicep.load(bicep.MAIN)
     assert main.params["corsAllowedOrigins"].value is None, "no default: an origin must be chosen"
+    params = {n for var in ("corsOrigins", "corsEntries") for n in bicep.identifiers(main.variables[var].value)}
+    assert params & set(main.params) == {"corsAllowedOrigins"}
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://app.example.com",
+        "https://a.example.com, https://b.example.com",
+        " https://a.example.com/ ,, https://b.example.com:8443//, ",
+        "http://localhost:4200,http://localhost:7071",
+        "https://a.example.com,\thttps://b.example.com\n",
+        ",",
+        "",
+    ],
+)
+def test_platform_cors_is_the_list_the_app_makes(given: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same string gives the same origins to platform CORS (Bicep) and to the app."""
+    main = bicep.load(bicep.MAIN)
+    platform = bicep.evaluate(main.variables["corsOrigins"].value, {"corsAllowedOrigins": given}, main.variables)
+    for name in app_settings.setting_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in local_values("storage").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", given)
+    assert platform == app_settings.load_settings().cors_origins
+
+
+def test_budget_contacts_are_split_like_the_origins() -> None:
+    main = bicep.load(bicep.MAIN)
+
+    def emails(given: str) -> object:
+        return bicep.evaluate(main.variables["budgetEmails"].value, {"budgetContactEmails": given}, main.variables)
+
+    assert emails("") == [] and emails(" , ") == []  # no budget
+    assert emails(" ops@example.com, ,finance@example.com ") == ["ops@example.com", "finance@example.com"]
+    decl = main.modules["budget"]
+    assert bicep.text(decl.condition) == "(!empty(budgetEmails))"
+    assert bicep.text(bicep.module_params(main, "budget")["contactEmails"]) == "budgetEmails"
 
 
 def test_scale_settings_are_parameters() -> None:
