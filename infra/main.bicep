@@ -242,7 +242,6 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     signingKey: streamTokenSigningKey
     previousSigningKey: streamTokenPreviousKey
-    hasPreviousSigningKey: !empty(streamTokenPreviousKey)
   }
 }
 

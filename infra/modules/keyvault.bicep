@@ -13,8 +13,7 @@ param signingKey string
 @description('Empty except during a key rotation.')
 param previousSigningKey string = ''
 
-@description('True while a rotation is under way (previousSigningKey is set).')
-param hasPreviousSigningKey bool = false
+var hasPreviousSigningKey = !empty(previousSigningKey) // a rotation is under way
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name

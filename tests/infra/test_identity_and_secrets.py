@@ -182,6 +182,19 @@ def test_key_vault_reference_identity_and_secret_reader() -> None:
         assert re.fullmatch(r"'@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.outputs\.\w+SecretUri\}\)'", value), value
 
 
+def test_the_previous_key_exists_exactly_while_a_rotation_is_under_way() -> None:
+    vault = bicep.load(bicep.MODULES / "keyvault.bicep")
+    assert "hasPreviousSigningKey" not in vault.params, "derived from the key itself, not passed beside it"
+    assert bicep.text(vault.variables["hasPreviousSigningKey"].value) == "!empty(previousSigningKey)"
+    [secret] = [r for r in vault.resources("Microsoft.KeyVault/vaults/secrets") if r.name == "previousKeySecret"]
+    assert bicep.text(secret.condition) == "(hasPreviousSigningKey)"
+    main = bicep.load(bicep.MAIN)
+    assert "hasPreviousSigningKey" not in bicep.module_params(main, "keyVault")
+    # the reader role and the app settings follow the same key
+    assert bicep.text(bicep.module_params(main, "rbac")["hasPreviousSigningKey"]) == "!empty(streamTokenPreviousKey)"
+    assert bicep.text(bicep.module_params(main, "keyVault")["previousSigningKey"]) == "streamTokenPreviousKey"
+
+
 def test_roles_are_least_privilege() -> None:
     all_assignments = assignments()
     assert {a.role for a in all_assignments} == set(ROLES), "every role is used, and no other"
