@@ -22,21 +22,22 @@ interface NumberField {
   readonly step?: number;
 }
 
-/** A form that starts `count` jobs of one kind, with the fields of their input. */
+/** A form that starts a number of jobs of one kind, with the fields of their input. */
 interface Starter {
   readonly jobType: JobKind;
   readonly about: string;
-  readonly count: WritableSignal<number>;
-  readonly fields: readonly NumberField[];
+  /** How many jobs to start, then the fields of their input. */
+  readonly fields: readonly [jobs: NumberField, ...input: NumberField[]];
   /** The Fail form's message field. */
   readonly message?: WritableSignal<string>;
   readonly startTestId: string;
-  start(): void;
+  /** One job's request, from what the fields say now. */
+  make(): JobRequest;
 }
 
 /** The first field of every starter: how many jobs to start. */
-function jobsField(value: WritableSignal<number>, testId: string): NumberField {
-  return { label: 'Jobs', testId, value, min: 1, max: 50 };
+function jobsField(testId: string, count: number): NumberField {
+  return { label: 'Jobs', testId, value: signal(count), min: 1, max: 50 };
 }
 
 @Component({
@@ -57,11 +58,8 @@ export class App {
   protected readonly starting = signal(0);
   protected readonly error = signal<string | null>(null);
 
-  protected readonly storyCount = signal(3);
   protected readonly storyStep = signal(1);
-  protected readonly sleepCount = signal(3);
   protected readonly sleepSeconds = signal(5);
-  protected readonly failCount = signal(1);
   protected readonly failAfter = signal(2);
   protected readonly failMessage = signal('simulated failure');
 
@@ -69,9 +67,8 @@ export class App {
     {
       jobType: 'StoryPublish',
       about: 'Validate, render, publish to web and newsletter, purge.',
-      count: this.storyCount,
       fields: [
-        jobsField(this.storyCount, 'story-count'),
+        jobsField('story-count', 3),
         {
           label: 'Seconds per step',
           testId: 'story-step',
@@ -82,14 +79,13 @@ export class App {
         },
       ],
       startTestId: 'start-story',
-      start: () => this.startStories(),
+      make: () => storyPublish(this.storyStep()),
     },
     {
       jobType: 'Sleep',
       about: 'Waits, reporting progress five times.',
-      count: this.sleepCount,
       fields: [
-        jobsField(this.sleepCount, 'sleep-count'),
+        jobsField('sleep-count', 3),
         {
           label: 'Seconds',
           testId: 'sleep-seconds',
@@ -100,14 +96,13 @@ export class App {
         },
       ],
       startTestId: 'start-sleep',
-      start: () => this.startSleeps(),
+      make: () => sleep(this.sleepSeconds()),
     },
     {
       jobType: 'Fail',
       about: 'Reports a little progress, then fails.',
-      count: this.failCount,
       fields: [
-        jobsField(this.failCount, 'fail-count'),
+        jobsField('fail-count', 1),
         {
           label: 'After seconds',
           testId: 'fail-after',
@@ -119,7 +114,7 @@ export class App {
       ],
       message: this.failMessage,
       startTestId: 'start-fail',
-      start: () => this.startFailures(),
+      make: () => fail(this.failAfter(), this.failMessage()),
     },
   ];
 
@@ -134,16 +129,10 @@ export class App {
     return counts;
   });
 
-  startStories(): void {
-    this.start(repeat(this.storyCount(), () => storyPublish(this.storyStep())));
-  }
-
-  startSleeps(): void {
-    this.start(repeat(this.sleepCount(), () => sleep(this.sleepSeconds())));
-  }
-
-  startFailures(): void {
-    this.start(repeat(this.failCount(), () => fail(this.failAfter(), this.failMessage())));
+  /** Starts as many jobs as the starter's first field says. */
+  protected launch(starter: Starter): void {
+    const [jobs] = starter.fields;
+    this.start(Array.from({ length: jobs.value() }, () => starter.make()));
   }
 
   startFifty(): void {
@@ -160,7 +149,9 @@ export class App {
   }
 
   protected rowChanged(jobId: string, state: RowState): void {
-    this.states.update((states) => new Map(states).set(jobId, state));
+    this.states.update((states) =>
+      states.get(jobId) === state ? states : new Map(states).set(jobId, state),
+    );
   }
 
   protected setNumber(field: NumberField, event: Event): void {
@@ -198,10 +189,6 @@ export class App {
       )
       .subscribe((job) => this.jobs.update((jobs) => [job, ...jobs]));
   }
-}
-
-function repeat<T>(count: number, make: () => T): T[] {
-  return Array.from({ length: count }, make);
 }
 
 function describe(error: unknown): string {
