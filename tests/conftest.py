@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -81,3 +81,41 @@ def reader() -> Iterator[InMemoryMetricReader]:
     previous = telemetry_metrics.use_provider(MeterProvider(metric_readers=[memory]))
     yield memory
     telemetry_metrics.restore(previous)
+
+
+@pytest.fixture
+def own_azurite() -> Iterator[Azurite]:
+    """An Azurite of the test's own, for tests that stop and restart storage."""
+    server = Azurite.create()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+async def asgi_api(azurite: Azurite) -> AsyncIterator[Callable[..., Awaitable[tuple[object, object]]]]:
+    """Builds the app in this process, on real Azurite, with settings overrides:
+    `client, services = await asgi_api(create_tables=True, **settings)`."""
+    import httpx
+
+    from local_host.server import build_app
+    from services import build_services, set_services
+    from settings import Settings
+
+    built: list[tuple[httpx.AsyncClient, object]] = []
+
+    async def make(create_tables: bool = True, **overrides: str) -> tuple[httpx.AsyncClient, object]:
+        services = build_services(Settings.model_validate(isolated_settings(azurite, **overrides)))
+        if create_tables:
+            await services.store.ensure_tables()
+        set_services(services)
+        app = build_app(run_worker=False, run_timers=False)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
+        built.append((client, services))
+        return client, services
+
+    yield make
+    set_services(None)
+    for client, services in built:
+        await client.aclose()
+        await services.close()  # type: ignore[attr-defined]

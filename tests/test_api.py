@@ -12,28 +12,13 @@ import pytest
 
 from jobs.clock import FrozenClock
 from notify.tokens import StreamTokens, key_id
+from tests.support.api import assert_problem
+from tests.support.api import start_job as start
 from tests.support.sse import read_stream
-
-PROBLEM = "application/problem+json"
-
-
-def start(base: str, job_type: str, body: dict | None = None) -> dict:
-    response = httpx.post(f"{base}/api/jobs/{job_type}/start", json=body or {})
-    assert response.status_code == 202, response.text
-    return response.json()
 
 
 def stream(base: str, job: dict, **kwargs):
     return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["title"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def test_start_answers_202_with_everything_a_client_needs(shared_host):

@@ -16,7 +16,7 @@ from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
 from telemetry.logs import ContextFilter, correlated
 from telemetry.snapshot import snapshot, total
-from tests.support.processes import Azurite, isolated_settings
+from tests.support.processes import isolated_settings
 
 
 async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):
@@ -117,27 +117,23 @@ def test_log_records_carry_job_and_invocation_ids_and_no_tokens(caplog):
     assert token not in text and "access_token=[redacted]" in text and "Bearer [redacted]" in text
 
 
-def test_health_tells_the_truth_with_storage_up_and_down(host_factory):
-    azurite = Azurite.create()
+def test_health_tells_the_truth_with_storage_up_and_down(host_factory, own_azurite):
+    azurite = own_azurite
+    host = host_factory(isolated_settings(azurite))
+    up = httpx.get(f"{host.base_url}/api/health")
+    assert up.status_code == 200
+    assert up.json()["status"] == "healthy" and up.json()["checks"] == {"storage": "ok", "queue": "ok"}
+    azurite.stop()
+    started = time.monotonic()
+    down = httpx.get(f"{host.base_url}/api/health", timeout=15)
+    assert time.monotonic() - started < 8, "a probe must answer quickly even when storage is down"
+    assert down.status_code == 503 and down.headers["retry-after"].isdigit()
+    assert down.json()["status"] == "unhealthy"
+    assert down.json()["checks"]["storage"].startswith("unavailable")
+    for answer in (up, down):
+        assert "AccountKey" not in answer.text and "devstoreaccount1" not in answer.text
     azurite.start()
-    try:
-        host = host_factory(isolated_settings(azurite))
-        up = httpx.get(f"{host.base_url}/api/health")
-        assert up.status_code == 200
-        assert up.json()["status"] == "healthy" and up.json()["checks"] == {"storage": "ok", "queue": "ok"}
-        azurite.stop()
-        started = time.monotonic()
-        down = httpx.get(f"{host.base_url}/api/health", timeout=15)
-        assert time.monotonic() - started < 8, "a probe must answer quickly even when storage is down"
-        assert down.status_code == 503 and down.headers["retry-after"].isdigit()
-        assert down.json()["status"] == "unhealthy"
-        assert down.json()["checks"]["storage"].startswith("unavailable")
-        for answer in (up, down):
-            assert "AccountKey" not in answer.text and "devstoreaccount1" not in answer.text
-        azurite.start()
-        assert httpx.get(f"{host.base_url}/api/health").status_code == 200
-    finally:
-        azurite.destroy()
+    assert httpx.get(f"{host.base_url}/api/health").status_code == 200
 
 
 def test_no_exporter_without_a_connection_string():

@@ -63,28 +63,23 @@ def test_http_routes_and_methods(servicebus_app):
         assert trigger["authLevel"] == "ANONYMOUS"  # auth is in code: Easy Auth or bearer
 
 
-def test_service_bus_backend_registers_the_service_bus_trigger(servicebus_app):
-    trigger = servicebus_app["run_job_servicebus"][0]
-    assert trigger == {
+@pytest.mark.parametrize(
+    ("app", "function", "trigger_type", "connection", "other"),
+    [
+        ("servicebus_app", "run_job_servicebus", "serviceBusTrigger", "ServiceBusConnection", "run_job_storage"),
+        ("storage_app", "run_job_storage", "queueTrigger", "AzureWebJobsStorage", "run_job_servicebus"),
+    ],
+)
+def test_each_backend_registers_its_own_queue_trigger(request, app, function, trigger_type, connection, other):
+    functions = request.getfixturevalue(app)
+    assert functions[function][0] == {
         "direction": "IN",
-        "type": "serviceBusTrigger",
+        "type": trigger_type,
         "name": "msg",
-        "connection": "ServiceBusConnection",
+        "connection": connection,
         "queueName": "%JOBS_QUEUE_NAME%",
     }
-    assert "run_job_storage" not in servicebus_app
-
-
-def test_storage_backend_registers_the_storage_queue_trigger(storage_app):
-    trigger = storage_app["run_job_storage"][0]
-    assert trigger == {
-        "direction": "IN",
-        "type": "queueTrigger",
-        "name": "msg",
-        "connection": "AzureWebJobsStorage",
-        "queueName": "%JOBS_QUEUE_NAME%",
-    }
-    assert "run_job_servicebus" not in storage_app
+    assert other not in functions
 
 
 def test_sweeper_timer(storage_app):

@@ -8,18 +8,10 @@ import time
 import httpx
 import pytest
 
-from tests.support.processes import Azurite, isolated_settings
+from tests.support.processes import isolated_settings
 from tests.support.sse import read_stream, watch_job
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def own_azurite():
-    server = Azurite.create()
-    server.start()
-    yield server
-    server.destroy()
 
 
 async def test_storage_outage_answers_503_keeps_streams_alive_and_loses_nothing(own_azurite, host_factory):

@@ -15,12 +15,10 @@ from tests.support.sse import WatchLog, watch_job
 
 pytestmark = pytest.mark.faults
 
-RANK = {"Queued": 0, "Running": 1, "Completed": 2, "Failed": 2}
-
 
 def assert_monotonic(log: WatchLog) -> None:
     assert log.ids == sorted(log.ids) and len(set(log.ids)) == len(log.ids), log.ids
-    ranks = [RANK[e["status"]] for e in log.events]
+    ranks = [JobState(e["status"]).rank for e in log.events]
     assert ranks == sorted(ranks), [e["status"] for e in log.events]
     progress = [e["progress"] for e in log.events]
     assert progress == sorted(progress), progress

@@ -6,12 +6,13 @@ import httpx
 import pytest
 
 from notify.tokens import StreamTokens, TokenError
+from tests.support.api import start_job
 
 JOB = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
 
 
 def start(base: str) -> dict:
-    return httpx.post(f"{base}/api/jobs/Sleep/start", json={"seconds": 0.3, "steps": 1}).json()
+    return start_job(base, "Sleep", {"seconds": 0.3, "steps": 1})
 
 
 def test_status_and_stream_answers_carry_nosniff_and_no_store(shared_host):

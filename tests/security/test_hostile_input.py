@@ -1,13 +1,9 @@
 """Odd job types and ids are refused cleanly and never reach a storage key."""
 
-import httpx
 import pytest
 
 from jobs.storage import OPERATIONS
-from local_host.server import build_app
-from services import build_services, set_services
-from settings import Settings
-from tests.support.processes import isolated_settings
+from tests.support.api import assert_problem
 
 REAL_ID = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
 ODD = [
@@ -31,22 +27,9 @@ ODD = [
 
 
 @pytest.fixture
-async def client(azurite):
-    settings = Settings.model_validate(isolated_settings(azurite))
-    services = build_services(settings)
-    await services.store.ensure_tables()
-    set_services(services)
-    app = build_app(run_worker=False, run_timers=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http:
-        yield http
-    set_services(None)
-    await services.close()
-
-
-def problem(response: httpx.Response) -> None:
-    assert 400 <= response.status_code < 500, (response.request.url, response.status_code)
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert "Traceback" not in response.text
+async def client(asgi_api):
+    http, _ = await asgi_api()
+    return http
 
 
 @pytest.mark.parametrize("odd", ODD)
@@ -60,31 +43,31 @@ async def test_odd_ids_and_types_never_reach_storage(client, odd):
     ]
     before = OPERATIONS.total()
     for method, path in requests:
-        problem(await client.request(method, path, json={} if method == "POST" else None))
+        assert_problem(await client.request(method, path, json={} if method == "POST" else None))
     watch = await client.post("/api/watch", json={"jobs": [{"jobType": "Sleep", "jobId": odd}]})
-    problem(watch)
+    assert_problem(watch)
     assert OPERATIONS.total() == before, "a hostile id reached storage"
 
 
 async def test_the_storage_counter_does_see_real_lookups(client):
     before = OPERATIONS.total()
-    problem(await client.get(f"/api/jobs/Sleep/{REAL_ID}"))  # a well-formed id is looked up: 404
+    assert_problem(await client.get(f"/api/jobs/Sleep/{REAL_ID}"))  # a well-formed id is looked up: 404
     assert OPERATIONS.total() > before
 
 
 async def test_deeply_nested_and_huge_json_are_refused(client):
-    problem(
+    assert_problem(
         await client.post("/api/jobs/Sleep/start", content=b"[" * 100_000, headers={"Content-Type": "application/json"})
     )
-    problem(
+    assert_problem(
         await client.post(
             "/api/jobs/Sleep/start", content=b'{"seconds": 1e999}', headers={"Content-Type": "application/json"}
         )
     )
-    problem(
+    assert_problem(
         await client.post("/api/jobs/Sleep/start", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
     )
-    problem(
+    assert_problem(
         await client.post(
             "/api/jobs/Sleep/start",
             headers={"Content-Type": "application/json", "Content-Length": "abc"},

@@ -11,13 +11,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.api import assert_problem
+
 ALICE = {"X-MS-CLIENT-PRINCIPAL-ID": "alice-oid"}
 BOB = {"X-MS-CLIENT-PRINCIPAL-ID": "bob-oid"}
-
-
-def problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +30,22 @@ def test_another_principal_cannot_read_stream_or_mint_for_a_job(easyauth_host):
     base = easyauth_host.base_url
     job = httpx.post(f"{base}/api/jobs/Sleep/start", json={"seconds": 0.2}, headers=ALICE).json()
     assert httpx.get(f"{base}{job['statusUrl']}", headers=ALICE).status_code == 200
-    problem(httpx.get(f"{base}{job['statusUrl']}", headers=BOB), 404)
-    problem(httpx.post(f"{base}/api/jobs/Sleep/{job['jobId']}/token", headers=BOB), 404)
-    problem(
+    assert_problem(httpx.get(f"{base}{job['statusUrl']}", headers=BOB), 404)
+    assert_problem(httpx.post(f"{base}/api/jobs/Sleep/{job['jobId']}/token", headers=BOB), 404)
+    assert_problem(
         httpx.post(f"{base}/api/watch", json={"jobs": [{"jobType": "Sleep", "jobId": job["jobId"]}]}, headers=BOB), 404
     )
     bobs = httpx.post(f"{base}/api/jobs/Sleep/start", json={"seconds": 0.2}, headers=BOB).json()
-    problem(httpx.get(f"{base}{job['eventsUrl']}", params={"access_token": bobs["token"]}), 403)
+    assert_problem(httpx.get(f"{base}{job['eventsUrl']}", params={"access_token": bobs["token"]}), 403)
     assert httpx.post(f"{base}/api/jobs/Sleep/{job['jobId']}/token", headers=ALICE).status_code == 200
 
 
 def test_no_principal_is_401(easyauth_host):
     base = easyauth_host.base_url
     response = httpx.post(f"{base}/api/jobs/Sleep/start", json={})
-    problem(response, 401)
+    assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
-    problem(httpx.get(f"{base}/api/jobs/Sleep/3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"), 401)
+    assert_problem(httpx.get(f"{base}/api/jobs/Sleep/3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"), 401)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +93,7 @@ def test_bearer_tokens_identify_the_owner(bearer):
     assert job.status_code == 202
     status_url = job.json()["statusUrl"]
     assert httpx.get(f"{base}{status_url}", headers=alice).status_code == 200
-    problem(httpx.get(f"{base}{status_url}", headers={"Authorization": f"Bearer {token('bob')}"}), 404)
+    assert_problem(httpx.get(f"{base}{status_url}", headers={"Authorization": f"Bearer {token('bob')}"}), 404)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +104,7 @@ def test_bearer_tokens_identify_the_owner(bearer):
 def test_bad_bearer_tokens_are_401(bearer, changes):
     host, token = bearer
     headers = {"Authorization": f"Bearer {token('alice', **changes)}"}
-    problem(httpx.post(f"{host.base_url}/api/jobs/Sleep/start", json={}, headers=headers), 401)
+    assert_problem(httpx.post(f"{host.base_url}/api/jobs/Sleep/start", json={}, headers=headers), 401)
 
 
 def test_missing_or_forged_bearer_is_401(bearer):
@@ -117,4 +114,4 @@ def test_missing_or_forged_bearer_is_401(bearer):
         {"sub": "alice", "exp": int(time.time()) + 60}, "x" * 32, algorithm="HS256", headers={"kid": "test-key"}
     )
     for headers in ({}, {"Authorization": "Basic YWxpY2U6eA=="}, {"Authorization": f"Bearer {forged}"}):
-        problem(httpx.post(f"{host.base_url}/api/jobs/Sleep/start", json={}, headers=headers), 401)
+        assert_problem(httpx.post(f"{host.base_url}/api/jobs/Sleep/start", json={}, headers=headers), 401)
