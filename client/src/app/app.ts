@@ -1,10 +1,10 @@
-import { HttpErrorResponse } from '@angular/common/http';
 import { Component, computed, DestroyRef, inject, signal, WritableSignal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { JobEventsService } from 'job-events';
 import { catchError, EMPTY, finalize, from, map, mergeMap } from 'rxjs';
 
 import { fail, fiftyJobs, JobKind, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
+import { describeError } from './describe-error';
 import { JobRow, RowState } from './job-row';
 import { MetricsPanel } from './metrics-panel';
 
@@ -179,7 +179,7 @@ export class App {
               transport,
             })),
             catchError((error: unknown) => {
-              this.error.set(`Could not start a ${request.jobType} job: ${describe(error)}`);
+              this.error.set(`Could not start a ${request.jobType} job: ${describeError(error)}`);
               return EMPTY;
             }),
             finalize(() => this.starting.update((n) => n - 1)),
@@ -189,12 +189,4 @@ export class App {
       )
       .subscribe((job) => this.jobs.update((jobs) => [job, ...jobs]));
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof HttpErrorResponse) {
-    const detail = (error.error as { detail?: string } | null)?.detail;
-    return detail ?? (error.status === 0 ? 'the server cannot be reached' : `HTTP ${error.status}`);
-  }
-  return String(error);
 }

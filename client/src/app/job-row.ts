@@ -9,17 +9,11 @@ import {
   signal,
 } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { HttpErrorResponse } from '@angular/common/http';
-import {
-  isTerminal,
-  JobEvent,
-  JobEventsService,
-  JobPollTimeoutError,
-  JobTransport,
-} from 'job-events';
+import { isTerminal, JobEvent, JobEventsService, JobTransport } from 'job-events';
 import { Subscription } from 'rxjs';
 
 import { StartedJob } from './demo-jobs';
+import { describeError } from './describe-error';
 
 /** What a row reports to the list: the job's state, or why it is no longer watched. */
 export type RowState = JobEvent['status'] | 'Error' | 'Stopped';
@@ -135,7 +129,7 @@ export class JobRow implements OnInit {
           this.changed.emit(this.state());
         },
         error: (error: unknown) => {
-          this.problem.set(describe(error));
+          this.problem.set(describeError(error));
           this.changed.emit(this.state());
         },
       });
@@ -148,14 +142,4 @@ export class JobRow implements OnInit {
     this.stopped.set(true);
     this.changed.emit(this.state());
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof JobPollTimeoutError)
-    return `gave up waiting after ${error.timeoutMs / 1000} s`;
-  if (error instanceof HttpErrorResponse) {
-    const detail = (error.error as { detail?: string } | null)?.detail;
-    return `HTTP ${error.status}${detail ? `: ${detail}` : ''}`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }
