@@ -36,6 +36,8 @@ DEMO_INDEX = ROOT / "client" / "dist" / "demo" / "browser" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts"
 TERMINAL = ("Completed", "Failed")
 
+HostFactory = Callable[..., LocalHostProcess]  # the host_factory fixture (tests/conftest.py)
+
 PROBE = """
 (() => {
   const sources = [];
@@ -126,12 +128,23 @@ def classify(method: str, path: str) -> str:
 
 
 @dataclass
+class Quiet:
+    """What DemoPage.assert_quiet saw: the page probe, the requests of the quiet period
+    (none), and the host's stream counters."""
+
+    probe: dict[str, int]
+    requests: list[str]
+    streams: dict[str, Any] | None
+
+
+@dataclass
 class DemoPage:
     """The demo app in one browser tab, with every API request it makes recorded."""
 
     page: Page
     host: LocalHostProcess
     calls: list[ApiCall] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for, API or not
 
     def __post_init__(self) -> None:
         self.page.on("request", self._record)
@@ -141,6 +154,7 @@ class DemoPage:
 
     def _record(self, request: Request) -> None:
         url = request.url
+        self.requests.append(url)
         if not url.startswith(self.host.base_url + "/api/"):
             return
         path, _, query = url[len(self.host.base_url) :].partition("?")
@@ -198,8 +212,8 @@ class DemoPage:
     def wait_all_settled(self, count: int, timeout_s: float = 60) -> None:
         try:
             self.wait_until(
-                "(rows, n) => rows.length === n && rows.every(r => ['Completed', 'Failed'].includes(r.status))",
-                count,
+                "(rows, [n, terminal]) => rows.length === n && rows.every(r => terminal.includes(r.status))",
+                [count, list(TERMINAL)],
                 timeout_s,
             )
         except PlaywrightTimeoutError:
@@ -238,11 +252,38 @@ class DemoPage:
                 return probe
             self.page.wait_for_timeout(100)
 
+    def assert_quiet(self, host: LocalHostProcess | None = None, quiet_s: float = 3) -> Quiet:
+        """Once every job is done, nothing is left running: with the metrics panel paused (it
+        polls by design), the page has no EventSource open, no fetch in flight and no timer or
+        interval pending; it makes no request at all for `quiet_s` seconds; it shows no open
+        stream and nothing watched; and the host (if given) has every stream closed."""
+        self.pause_metrics()
+        probe = self.wait_for_idle_page()
+        assert probe["openEventSources"] == 0, probe
+        assert probe["fetchesInFlight"] == 0, probe
+        assert probe["intervals"] == 0, probe
+        assert probe["timeouts"] == 0, probe
+        before = len(self.requests)
+        calls = self.quiet_period(quiet_s)
+        requests = self.requests[before:]
+        assert calls == [], "API requests after every job had finished"
+        assert requests == [], "requests after every job had finished (metrics panel paused)"
+        assert self.stat("open-streams") == "0"
+        assert self.stat("watching") == "0"
+        streams = None
+        if host is not None:
+            streams = server_streams_settle(host)
+            assert streams["open"] == 0, streams
+        return Quiet(probe, requests, streams)
+
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / name
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+
+OpenDemo = Callable[[LocalHostProcess], DemoPage]  # the open_demo fixture below
 
 
 def new_demo(browser: Browser, host: LocalHostProcess) -> DemoPage:
@@ -253,7 +294,7 @@ def new_demo(browser: Browser, host: LocalHostProcess) -> DemoPage:
 
 
 @pytest.fixture
-def open_demo(browser: Browser) -> Iterator[Callable[[LocalHostProcess], DemoPage]]:
+def open_demo(browser: Browser) -> Iterator[OpenDemo]:
     """Open the demo of a host in a fresh browser context; closed after the test."""
     demos: list[DemoPage] = []
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from tests.e2e.conftest import ApiCall, new_demo, server_streams_settle, write_artifact
+from tests.e2e.conftest import TERMINAL, new_demo, write_artifact
 from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
 
 MIX = {"StoryPublish": 20, "Sleep": 20, "Fail": 10}
@@ -31,8 +31,7 @@ class FiftyRun:
     ui_requests: int
     ui: dict[str, str]
     probe_mid: dict[str, int]
-    probe: dict[str, int]
-    quiet: list[ApiCall]
+    probe: dict[str, int]  # once all was done (DemoPage.assert_quiet)
     streams: dict[str, Any]
     seconds: float
     screenshots: list[Path]
@@ -57,8 +56,9 @@ def run_fifty(browser: Browser, host: LocalHostProcess, *, polling: bool) -> Fif
         demo.start_fifty()
         # Some done, some still going: the screenshot the issue asks for.
         demo.wait_until(
-            """rows => rows.filter(r => ['Completed', 'Failed'].includes(r.status)).length >= 8
+            """(rows, terminal) => rows.filter(r => terminal.includes(r.status)).length >= 8
                    && rows.filter(r => ['Queued', 'Running'].includes(r.status)).length >= 8""",
+            list(TERMINAL),
             timeout_s=60,
         )
         probe_mid = demo.probe()
@@ -66,20 +66,18 @@ def run_fifty(browser: Browser, host: LocalHostProcess, *, polling: bool) -> Fif
         demo.wait_all_settled(50, timeout_s=120)
         seconds = time.monotonic() - started
         done = demo.screenshot(f"demo-50-jobs-{mode}-done.png")
-        demo.pause_metrics()  # the metrics panel polls by design; paused, it must leave nothing behind
-        probe = demo.wait_for_idle_page()
-        quiet = demo.quiet_period(3)
+        quiet = demo.assert_quiet(host)  # nothing left running, in the page or on the server
+        assert quiet.streams is not None
         return FiftyRun(
             mode=mode,
             rows=demo.rows(),
             counts=demo.counts(),
             fallback_polls=sum(1 for call in demo.calls if call.kind == "poll" and call.fallback),
             ui_requests=int(demo.stat("requests")),
-            ui={name: demo.stat(name) for name in ("open-streams", "watching", "jobs-done")},
+            ui={"jobs-done": demo.stat("jobs-done")},
             probe_mid=probe_mid,
-            probe=probe,
-            quiet=quiet,
-            streams=server_streams_settle(host),
+            probe=quiet.probe,
+            streams=quiet.streams,
             seconds=seconds,
             screenshots=[in_progress, done],
         )
@@ -109,20 +107,9 @@ def assert_all_fifty_finished(run: FiftyRun) -> None:
         else:
             assert row["status"] == "Completed", row
         assert row["time"].endswith(" s"), row
-
-
-def assert_nothing_left_running(run: FiftyRun) -> None:
-    # In the page: no EventSource open, no fetch in flight, no timer or interval pending.
-    assert run.probe["openEventSources"] == 0, run.probe
-    assert run.probe["fetchesInFlight"] == 0, run.probe
-    assert run.probe["intervals"] == 0, run.probe
-    assert run.probe["timeouts"] == 0, run.probe
-    assert run.quiet == [], "requests after every job had finished"
-    assert run.ui["open-streams"] == "0"
-    assert run.ui["watching"] == "0"
     assert run.ui["jobs-done"] == "50 / 50"
-    # On the server: every stream it opened is closed.
-    assert run.streams["open"] == 0, run.streams
+    # Nothing left running (no EventSource, fetch, timer or request in the page; no open
+    # stream on the server): run_fifty asserted it with DemoPage.assert_quiet.
 
 
 @pytest.mark.browser
@@ -130,7 +117,6 @@ def test_fifty_jobs_finish_live_over_at_most_two_connections(sse_run: FiftyRun) 
     assert_all_fifty_finished(sse_run)
     assert {row["via"] for row in sse_run.rows} == {"sse"}
     assert sse_run.probe_mid["openEventSources"] >= 1, "the probe should see the stream while jobs run"
-    assert_nothing_left_running(sse_run)
 
     counts = sse_run.counts
     assert counts["start"] >= 50  # a start answered 503 (not started) is retried
@@ -163,7 +149,6 @@ def test_forced_polling_finishes_the_same_jobs_with_far_more_requests(
     assert_all_fifty_finished(polling)
     assert {row["via"] for row in polling.rows} == {"polling"}
     assert polling.probe_mid["intervals"] >= 1, "the probe should see the poll timers while jobs run"
-    assert_nothing_left_running(polling)
     assert polling.counts["stream"] == polling.counts["token"] == 0
     assert polling.fallback_polls == 0, "asked-for polling is not a fallback"
     assert polling.probe["eventSources"] == 0

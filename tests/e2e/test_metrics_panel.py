@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Request
 
-from tests.e2e.conftest import DemoPage, server_streams_settle
-from tests.support.processes import LocalHostProcess
-
-HostFactory = Callable[..., LocalHostProcess]
-OpenDemo = Callable[[LocalHostProcess], DemoPage]
+from tests.e2e.conftest import DemoPage, HostFactory, OpenDemo, server_streams_settle
 
 
 def panel_text(demo: DemoPage, test_id: str) -> str:
@@ -80,10 +75,7 @@ def test_metrics_panel_shows_requests_streams_and_run_times_live(
     assert len(reads) >= 3
     assert int(panel_text(demo, "metrics-reads").split()[0]) >= 3  # and it shows its own count
 
-    # Paused, it leaves nothing running in the page.
-    demo.pause_metrics()
-    probe = demo.wait_for_idle_page()
-    assert probe["fetchesInFlight"] == probe["timeouts"] == probe["intervals"] == 0, probe
-    before = len(reads)
-    demo.page.wait_for_timeout(2500)
-    assert len(reads) == before
+    # Paused, it leaves nothing running in the page, and reads no more.
+    quiet = demo.assert_quiet(host)
+    assert quiet.probe["fetchesInFlight"] == quiet.probe["timeouts"] == quiet.probe["intervals"] == 0, quiet.probe
+    assert not [url for url in quiet.requests if url.endswith("/local/diagnostics")]

@@ -3,24 +3,9 @@ timed-out jobs, streams cut by their lifetime, and streams refused at capacity."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from tests.e2e.conftest import DemoPage, server_streams_settle
-from tests.support.processes import LocalHostProcess
-
-HostFactory = Callable[..., LocalHostProcess]
-OpenDemo = Callable[[LocalHostProcess], DemoPage]
-
-
-def assert_page_idle(demo: DemoPage) -> None:
-    demo.pause_metrics()  # the metrics panel polls by design; paused, it must leave nothing behind
-    probe = demo.wait_for_idle_page()
-    assert probe["openEventSources"] == probe["fetchesInFlight"] == 0, probe
-    assert probe["timeouts"] == probe["intervals"] == 0, probe
-    assert demo.stat("open-streams") == "0"
-    assert demo.stat("watching") == "0"
+from tests.e2e.conftest import HostFactory, OpenDemo, server_streams_settle
 
 
 @pytest.mark.browser
@@ -43,8 +28,7 @@ def test_host_restart_mid_run_still_shows_every_terminal_state(host_factory: Hos
     counts = demo.counts()
     assert counts["stream"] > streams_before, counts
     assert {row["via"] for row in rows} <= {"sse", "fallback"}, rows
-    assert_page_idle(demo)
-    assert server_streams_settle(host)["open"] == 0
+    demo.assert_quiet(host)
 
 
 @pytest.mark.browser
@@ -73,7 +57,7 @@ def test_failed_and_timed_out_jobs_render_with_their_messages(host_factory: Host
         assert failed.nth(i).get_by_test_id("status").inner_text() == "Failed"
         assert failed.nth(i).get_by_test_id("message").is_visible()
     assert demo.page.get_by_test_id("jobs-done").inner_text() == "4 / 4"
-    assert_page_idle(demo)
+    demo.assert_quiet(host)
 
 
 @pytest.mark.browser
@@ -93,7 +77,7 @@ def test_jobs_longer_than_the_stream_lifetime_keep_streaming(host_factory: HostF
     streams = server_streams_settle(host)
     assert streams["open"] == 0
     assert streams["closed"]["lifetime"] >= 2, streams
-    assert_page_idle(demo)
+    demo.assert_quiet(host)
 
 
 @pytest.mark.browser
@@ -121,5 +105,4 @@ def test_streams_refused_at_capacity_fall_back_to_polling(host_factory: HostFact
     assert all(call.fallback for call in polls), [call.query for call in polls]
     fallback_points = host.diagnostics()["metrics"]["jobevents.polls"]
     assert sum(p["value"] for p in fallback_points if p["attributes"]["fallback"]) == len(polls)
-    assert_page_idle(demo)
-    assert server_streams_settle(host)["open"] == 0
+    demo.assert_quiet(host)
