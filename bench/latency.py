@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from datetime import datetime
@@ -35,6 +34,7 @@ from typing import Any
 import httpx
 
 from bench import common
+from tests.support import sse
 
 COLUMNS = ["path", "samples", "p50_ms", "p95_ms", "p99_ms", "max_ms", "target", "met"]
 
@@ -46,32 +46,43 @@ WRITE = "(a table write alone)"
 
 async def read_stream(
     client: httpx.AsyncClient,
-    url: str,
-    token: str,
+    job: dict[str, Any],
     opened: float,
     out: list[float],
     versions: dict[int, float] | None = None,
 ) -> None:
-    """Read one job's stream to its end; append latencies (ms) of the changes after the first event.
-    With `versions`, also note when each version was written (for the polling baseline)."""
+    """Follow one job's stream to its terminal event; append latencies (ms) of the changes after
+    the first event. A planned close (the `reconnect` event at the stream lifetime) resumes
+    from the last event id with a fresh token, as a browser would; a resumed stream sends only
+    newer versions, so all of them count. With `versions`, also note when each version was written
+    (for the polling baseline)."""
     first = True
-    async with client.stream("GET", url, params={"access_token": token}, timeout=httpx.Timeout(300)) as response:
-        response.raise_for_status()
-        data: list[str] = []
-        async for line in response.aiter_lines():
-            if line == "":
-                if data:
+    token, last_id = job["token"], None
+    while True:
+        params = {"access_token": token, **({"lastEventId": last_id} if last_id else {})}
+        async with client.stream("GET", job["eventsUrl"], params=params, timeout=httpx.Timeout(300)) as response:
+            if response.status_code == 204:
+                return  # resumed after the terminal event: nothing more to send
+            response.raise_for_status()
+            async with contextlib.aclosing(sse.aevents(response.aiter_lines())) as events:
+                async for event in events:
+                    if event.event == "reconnect":
+                        last_id = event.json().get("lastEventId") or last_id
+                        break
+                    if event.event != "message":
+                        continue
                     received = time.time()
-                    status = json.loads("\n".join(data))
+                    status = event.json()
+                    last_id = event.id or last_id
                     written = datetime.fromisoformat(status["timestamp"]).timestamp()
                     if versions is not None:
                         versions[status["version"]] = written
                     if not first and written >= opened:
                         out.append((received - written) * 1000)
                     first = False
-                data = []
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
+                    if status["status"] in ("Completed", "Failed"):
+                        return
+        token = (await client.post(f"/api/jobs/{job['jobType']}/{job['jobId']}/token")).json()["token"]
 
 
 async def poll(
@@ -128,8 +139,8 @@ async def one_round(
     seen: dict[str, list[tuple[float, int]]] = {}
     for job in started:
         mine, polls = versions.setdefault(job["jobId"], {}), seen.setdefault(job["jobId"], [])
-        tasks.append(read_stream(w, job["eventsUrl"], job["token"], opened, samples[SAME], mine))
-        tasks.append(read_stream(a, job["eventsUrl"], job["token"], opened, samples[CROSS]))
+        tasks.append(read_stream(w, job, opened, samples[SAME], mine))
+        tasks.append(read_stream(a, job, opened, samples[CROSS]))
         tasks.append(poll(a, job["statusUrl"], rng.uniform(0, args.interval), args.interval, polls))
     stop = asyncio.Event()
     probe = asyncio.ensure_future(table_writes(table, stop, samples[WRITE]))

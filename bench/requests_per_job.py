@@ -26,7 +26,6 @@ had finished, after the terminal status was written (its `timestamp`).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from typing import Any
 import httpx
 
 from bench import common
+from tests.support import sse
 
 COLUMNS = [
     "strategy",
@@ -121,21 +121,15 @@ class Bench:
         last_id = None
         async with self.client.stream("GET", url, params=params, timeout=httpx.Timeout(300, connect=10)) as response:
             response.raise_for_status()
-            event, data = "message", []
-            async for line in response.aiter_lines():
-                if line == "":
-                    if data and event == "message":
-                        status = json.loads("\n".join(data))
-                        if status["status"] in ("Completed", "Failed"):
-                            self.learned(strategy, status)
-                            jobs.discard(status["jobId"])
-                    event, data = "message", []
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-                elif line.startswith("id:"):
-                    last_id = line[3:].strip()
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
+            async for event in sse.aevents(response.aiter_lines()):
+                if event.id is not None:
+                    last_id = event.id
+                if event.event != "message":
+                    continue  # `reconnect`: the server closes the stream next
+                status = event.json()
+                if status["status"] in ("Completed", "Failed"):
+                    self.learned(strategy, status)
+                    jobs.discard(status["jobId"])
         return last_id if jobs else None
 
     async def sse(self, job: dict[str, Any]) -> None:

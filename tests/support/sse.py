@@ -1,11 +1,16 @@
-"""A small, strict SSE reader for tests: events, comments and ids as sent."""
+"""A small, strict SSE reader for tests and benchmarks: events, comments and ids as sent.
+
+`EventReader` holds the field rules (one place); `parse` (sync, a whole transcript) and
+`aevents` (async, one event at a time) both use it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,31 +46,58 @@ class Transcript:
         return [e.json() for e in self.messages]
 
 
-def parse(lines: Iterator[str], transcript: Transcript, started: float, stop_after: int | None = None) -> None:
-    current = Event()
-    has_data = False
-    for line in lines:
+class EventReader:
+    """The SSE field rules, line by line: `feed` returns the event a blank line completes.
+
+    Comment lines are ignored here (callers that want them look first); an event without
+    `data` is not dispatched; `retry` takes effect at once, whatever the event."""
+
+    def __init__(self) -> None:
+        self.retry: int | None = None
+        self._event = Event()
+        self._has_data = False
+
+    def feed(self, line: str) -> Event | None:
         if line == "":
-            if has_data:
-                transcript.events.append(current)
-                if stop_after is not None and len(transcript.messages) >= stop_after:
-                    return
-            current, has_data = Event(), False
-            continue
+            done = self._event if self._has_data else None
+            self._event, self._has_data = Event(), False
+            return done
         if line.startswith(":"):
-            transcript.comments.append((time.monotonic() - started, line[1:].strip()))
-            continue
+            return None
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         if name == "data":
-            current.data = f"{current.data}\n{value}" if has_data else value
-            has_data = True
+            self._event.data = f"{self._event.data}\n{value}" if self._has_data else value
+            self._has_data = True
         elif name == "id":
-            current.id = value
+            self._event.id = value
         elif name == "event":
-            current.event = value
-        elif name == "retry":
-            transcript.retry = int(value)
+            self._event.event = value
+        elif name == "retry" and value.isdigit():
+            self.retry = self._event.retry = int(value)
+        return None
+
+
+async def aevents(lines: AsyncIterable[str]) -> AsyncIterator[Event]:
+    """The events of a stream's lines (e.g. httpx's `response.aiter_lines()`), as they complete."""
+    reader = EventReader()
+    async for line in lines:
+        event = reader.feed(line)
+        if event is not None:
+            yield event
+
+
+def parse(lines: Iterator[str], transcript: Transcript, started: float, stop_after: int | None = None) -> None:
+    reader = EventReader()
+    for line in lines:
+        if line.startswith(":"):
+            transcript.comments.append((time.monotonic() - started, line[1:].strip()))
+        event = reader.feed(line)
+        transcript.retry = reader.retry
+        if event is not None:
+            transcript.events.append(event)
+            if stop_after is not None and len(transcript.messages) >= stop_after:
+                return
     transcript.closed_by_server = True
 
 
@@ -142,34 +174,19 @@ async def watch_job(
                 if response.status_code != 200:
                     await asyncio.sleep(resume_delay * 10)
                     continue
-                event = Event()
-                has_data = False
-                async for line in response.aiter_lines():
-                    if line == "":
-                        if has_data:
-                            if event.event == "reconnect":
-                                log.planned += 1
-                                planned = True
-                                break
-                            status = event.json()
-                            log.events.append(status)
-                            if event.id is not None:
-                                log.ids.append(int(event.id))
-                                last_id = event.id
-                            if status["status"] in ("Completed", "Failed"):
-                                finished = True
-                        event, has_data = Event(), False
-                    elif line.startswith(":"):
-                        continue
-                    else:
-                        name, _, value = line.partition(":")
-                        value = value[1:] if value.startswith(" ") else value
-                        if name == "data":
-                            event.data, has_data = value, True
-                        elif name == "id":
-                            event.id = value
-                        elif name == "event":
-                            event.event = value
+                async with contextlib.aclosing(aevents(response.aiter_lines())) as events:
+                    async for event in events:
+                        if event.event == "reconnect":
+                            log.planned += 1
+                            planned = True
+                            break
+                        status = event.json()
+                        log.events.append(status)
+                        if event.id is not None:
+                            log.ids.append(int(event.id))
+                            last_id = event.id
+                        if status["status"] in ("Completed", "Failed"):
+                            finished = True
         except (httpx.HTTPError, OSError):
             pass
         if finished:
