@@ -142,6 +142,24 @@ class ProductTarget(Target):
         await self._fleet.close()
 
 
+async def fan_out(
+    target: Target, arrivals: list[float], n: int, events: int, gap: float, wait: float = 30.0
+) -> list[tuple[float, list[float]]]:
+    """Fire `events` events one at a time, `gap` s apart; for each, when it was fired and the
+    arrival times the listener appended to `arrivals` (until all `n` streams had it, or `wait` s)."""
+    out = []
+    for sequence in range(1, events + 1):
+        arrivals.clear()
+        fired = time.monotonic()
+        await target.fire(sequence)
+        deadline = fired + wait
+        while len(arrivals) < n and time.monotonic() < deadline:  # noqa: ASYNC110 (cheap poll)
+            await asyncio.sleep(0.005)
+        out.append((fired, list(arrivals)))
+        await asyncio.sleep(gap)
+    return out
+
+
 async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
     arrivals: list[float] = []
 
@@ -183,19 +201,11 @@ async def measure(target: Target, n: int, args: Any) -> dict[str, Any]:
 
         # Fan-out: one event to every stream.
         spreads, trigger_to_last, delivered = [], [], []
-        for sequence in range(1, args.events + 1):
-            arrivals.clear()
-            fired = time.monotonic()
-            await target.fire(sequence)
-            deadline = fired + 30
-            while len(arrivals) < n and time.monotonic() < deadline:  # noqa: ASYNC110 (cheap poll)
-                await asyncio.sleep(0.005)
-            got = list(arrivals)
+        for fired, got in await fan_out(target, arrivals, n, args.events, args.gap):
             delivered.append(len(got))
             if got:
                 spreads.append((max(got) - min(got)) * 1000)
                 trigger_to_last.append((max(got) - fired) * 1000)
-            await asyncio.sleep(args.gap)
     finally:
         sseclient.close_all(conns)
     await asyncio.sleep(min(1.0, args.settle))

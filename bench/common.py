@@ -127,16 +127,28 @@ def azurite_running() -> Iterator[Azurite]:
 
 
 @contextlib.contextmanager
-def local_host(env: dict[str, str], *args: str) -> Iterator[LocalHostProcess]:
-    """A local host on `env` (storage operations counted in its /local/diagnostics), stopped afterwards."""
-    host = LocalHostProcess(env, args=args)
+def local_host(
+    env: dict[str, str],
+    *args: str,
+    module: str = "local_host",
+    timeout: float = 60.0,
+) -> Iterator[LocalHostProcess]:
+    """A local host on `env` (storage operations counted in its /local/diagnostics), stopped
+    afterwards; `module` is what `python -m` runs (bench.profile_host wraps the local host).
+    Its log is deleted, after printing its tail if the server or the benchmark failed."""
+    host = LocalHostProcess(env, args=args, module=module)
+    failed = True
     try:
-        host.start(timeout=60)
-        log(f"local host {' '.join(args)} on {host.base_url}")
+        host.start(timeout=timeout)
+        log(f"{' '.join((module, *args))} on {host.base_url}")
         yield host
+        failed = False
     finally:
         host.stop(timeout=20)
-        log("local host stopped")
+        log(f"{module} stopped")
+        if failed:
+            tail = "\n".join(host.log().splitlines()[-40:])
+            print(f"--- last lines of {module}'s log ({host.log_path}) ---\n{tail}", file=sys.stderr, flush=True)
         if host.log_path is not None:
             with contextlib.suppress(OSError):
                 host.log_path.unlink()

@@ -27,12 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import common, sseclient
-from bench.capacity import ProductTarget
+from bench.capacity import ProductTarget, fan_out
 
-
-def profiled_host(env: dict[str, str], *args: str) -> common.LocalHostProcess:
-    """The local host under bench/profile_host.py (tracemalloc and cProfile on signals)."""
-    return common.LocalHostProcess(env, args=args, module="bench.profile_host")
+PROFILER = "bench.profile_host"  # the local host, with tracemalloc and cProfile on signals
 
 
 def exists(path: Path) -> bool:
@@ -104,37 +101,30 @@ def cpu_table(path: Path, top: int) -> list[dict[str, Any]]:
 
 async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dict[str, Any]:
     """cProfile of a host with the worker while `--starts` jobs are started (8 in flight) and run."""
-    import httpx
+    import aiohttp
 
-    from bench.start_throughput import BODY, completed, drain
+    from bench.start_throughput import completed, drain, start_many
 
-    profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    with common.azurite_running() as azurite:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, common.azurite_running() as azurite:
+        profile_dir = Path(tmp)
         env = common.system_env(azurite, BENCH_PROFILE_DIR=str(profile_dir), BENCH_TRACEMALLOC_FRAMES="0")
-        host = profiled_host(env)
-        host.start(timeout=120)
-        try:
+        with common.local_host(env, module=PROFILER, timeout=120) as host:
             assert host.proc is not None
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-            async with httpx.AsyncClient(base_url=host.base_url, limits=limits, timeout=60) as client:
-                semaphore = asyncio.Semaphore(8)
-
-                async def start() -> None:
-                    async with semaphore:
-                        (await client.post("/api/jobs/Sleep/start", json=BODY)).raise_for_status()
-
-                await asyncio.gather(*(start() for _ in range(30)))  # warm-up
+            url = f"{host.base_url}/api/jobs/Sleep/start"
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                _, errors = await start_many(session, url, 30, 8)  # warm-up
                 await drain(host, 30)
                 host.proc.send_signal(signal.SIGUSR2)
                 await wait_file(profile_dir / "cprofile-0.started")
                 done = completed(host)
-                await asyncio.gather(*(start() for _ in range(args.starts)))
+                _, more_errors = await start_many(session, url, args.starts, 8)
+                if errors or more_errors:
+                    raise RuntimeError(f"{errors + more_errors} starts were refused")
                 await drain(host, done + args.starts)
                 host.proc.send_signal(signal.SIGUSR2)
                 await wait_file(profile_dir / "cprofile-0.done")
-        finally:
-            host.stop(timeout=20)
-    stats = pstats.Stats(str(profile_dir / "cprofile-0.pstats"))
+        stats = pstats.Stats(str(profile_dir / "cprofile-0.pstats"))
+        own = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
     total = stats.total_tt  # type: ignore[attr-defined]
     cumulative = []
     for (filename, lineno, name), (_cc, calls, _tt, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
@@ -151,7 +141,6 @@ async def profile_starts(args: Any, info: dict[str, Any], started: float) -> dic
     print(f"\nstart + run of {args.starts} jobs: {total * 1000 / args.starts:.1f} ms of server CPU per job (profiled)")
     print("\ncumulative time per job in selected functions:")
     print(common.format_table(cumulative[: args.top], ["function", "calls", "cum_ms_per_job", "cum_pct"]))
-    own = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
     print("\nown time:")
     details = {"cpuMsPerJob": total * 1000 / args.starts, "cumulative": cumulative[: args.top * 2]}
     columns = ["function", "calls", "own_ms", "own_pct", "cum_ms"]
@@ -164,53 +153,45 @@ async def run(args: Any) -> dict[str, Any]:
         return await profile_starts(args, common.machine(), started)
     info = common.machine()
     common.raise_fd_limit()
-    profile_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     n = args.streams
-    with common.azurite_running() as azurite:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, common.azurite_running() as azurite:
+        profile_dir = Path(tmp)
         env = common.system_env(
             azurite,
             SSE_MAX_STREAMS=str(n + 200),
             SSE_STREAM_LIFETIME_SECONDS="200",
             BENCH_PROFILE_DIR=str(profile_dir),
         )
-        host = profiled_host(env, "--no-worker", "--no-timers")
-        host.start(timeout=120)
-        try:
-            target = ProductTarget(host, env)
-            await target.setup()
-            arrivals: list[float] = []
-            warm = await sseclient.open_many("127.0.0.1", host.port, [target.path] * 50)
-            sseclient.close_all(warm)
-            await asyncio.sleep(1)
+        with common.local_host(env, "--no-worker", "--no-timers", module=PROFILER, timeout=120) as host:
             assert host.proc is not None
-            host.proc.send_signal(signal.SIGUSR1)
-            await wait_file(profile_dir / "snapshot-0.done")
-            conns = await sseclient.open_many(
-                "127.0.0.1", host.port, [target.path] * n, listener=lambda c, p, t: arrivals.append(t)
-            )
-            await asyncio.sleep(2)
-            host.proc.send_signal(signal.SIGUSR1)
-            await wait_file(profile_dir / "snapshot-1.done")
-            common.log(f"memory snapshots taken around {n} streams; profiling {args.events} fan-outs")
-            host.proc.send_signal(signal.SIGUSR2)
-            await wait_file(profile_dir / "cprofile-0.started")
-            delivered = []
-            for sequence in range(1, args.events + 1):
-                arrivals.clear()
-                await target.fire(sequence)
-                deadline = time.monotonic() + 30
-                while len(arrivals) < n and time.monotonic() < deadline:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-                delivered.append(len(arrivals))
-                await asyncio.sleep(0.5)
-            host.proc.send_signal(signal.SIGUSR2)
-            await wait_file(profile_dir / "cprofile-0.done")
-            sseclient.close_all(conns)
-            await target.close()
-        finally:
-            host.stop(timeout=20)
-    lines, files = memory_table(profile_dir / "snapshot-0.pickle", profile_dir / "snapshot-1.pickle", n, args.top)
-    cpu = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
+            target = ProductTarget(host, env)
+            try:
+                await target.setup()
+                arrivals: list[float] = []
+                warm = await sseclient.open_many("127.0.0.1", host.port, [target.path] * 50)
+                sseclient.close_all(warm)
+                await asyncio.sleep(1)
+                host.proc.send_signal(signal.SIGUSR1)
+                await wait_file(profile_dir / "snapshot-0.done")
+                conns = await sseclient.open_many(
+                    "127.0.0.1", host.port, [target.path] * n, listener=lambda c, p, t: arrivals.append(t)
+                )
+                try:
+                    await asyncio.sleep(2)
+                    host.proc.send_signal(signal.SIGUSR1)
+                    await wait_file(profile_dir / "snapshot-1.done")
+                    common.log(f"memory snapshots taken around {n} streams; profiling {args.events} fan-outs")
+                    host.proc.send_signal(signal.SIGUSR2)
+                    await wait_file(profile_dir / "cprofile-0.started")
+                    delivered = [len(got) for _, got in await fan_out(target, arrivals, n, args.events, 0.5)]
+                    host.proc.send_signal(signal.SIGUSR2)
+                    await wait_file(profile_dir / "cprofile-0.done")
+                finally:
+                    sseclient.close_all(conns)
+            finally:
+                await target.close()
+        lines, files = memory_table(profile_dir / "snapshot-0.pickle", profile_dir / "snapshot-1.pickle", n, args.top)
+        cpu = cpu_table(profile_dir / "cprofile-0.pstats", args.top)
     print("\nmemory per stream by allocating line (tracemalloc):")
     print(common.format_table(lines, ["where", "bytes_per_stream", "blocks_per_stream"]))
     print("\nmemory per stream by file:")
