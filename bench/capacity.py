@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from typing import Any
 
 import httpx
 
 from bench import common, sseclient
-from tests.support.processes import free_port, wait_for_port
 
 COLUMNS = [
     "server",
@@ -53,34 +50,6 @@ COLUMNS = [
 ]
 
 
-class PeerProcess:
-    def __init__(self, kind: str, keepalive: float) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.keepalive = keepalive
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> PeerProcess:
-        command = [sys.executable, "-m", "bench.peers", "--kind", self.kind, "--port", str(self.port)]
-        self.proc = subprocess.Popen(
-            [*command, "--keepalive", str(self.keepalive)],
-            cwd=common.ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, 30, self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 class Target:
     """What the measurement needs from a server: where to stream, how to fire an event."""
 
@@ -97,10 +66,9 @@ class Target:
 
 
 class PeerTarget(Target):
-    def __init__(self, peer: PeerProcess) -> None:
-        self.name = peer.kind
+    def __init__(self, kind: str, peer: Any) -> None:
+        self.name = kind
         self.port = peer.port
-        assert peer.proc is not None
         self.pid = peer.proc.pid
         self.path = "/stream"
         self._client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{peer.port}", timeout=30)
@@ -249,15 +217,13 @@ async def run_server(kind: str, n: int, args: Any, azurite: Any) -> dict[str, An
                 return await measure(target, n, args)
             finally:
                 await target.close()
-    peer = PeerProcess(kind, args.keepalive).start()
-    try:
-        target = PeerTarget(peer)
+    peer_args = ("--kind", kind, "--keepalive", str(args.keepalive))
+    with common.local_host({}, *peer_args, module="bench.peers", ready_path="/stats", timeout=30) as peer:
+        target = PeerTarget(kind, peer)
         try:
             return await measure(target, n, args)
         finally:
             await target.close()
-    finally:
-        peer.stop()
 
 
 async def run(args: Any) -> dict[str, Any]:

@@ -131,12 +131,14 @@ def local_host(
     env: dict[str, str],
     *args: str,
     module: str = "local_host",
+    ready_path: str = "/local/diagnostics",
     timeout: float = 60.0,
 ) -> Iterator[LocalHostProcess]:
     """A local host on `env` (storage operations counted in its /local/diagnostics), stopped
-    afterwards; `module` is what `python -m` runs (bench.profile_host wraps the local host).
-    Its log is deleted, after printing its tail if the server or the benchmark failed."""
-    host = LocalHostProcess(env, args=args, module=module)
+    afterwards; `module` is what `python -m` runs (bench.profile_host wraps the local host;
+    bench.peers is a server to compare with, ready at /stats). Its log is deleted, after
+    printing its tail if the server or the benchmark failed."""
+    host = LocalHostProcess(env, args=args, module=module, ready_path=ready_path)
     failed = True
     try:
         host.start(timeout=timeout)

@@ -144,7 +144,8 @@ class LocalHostProcess:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     args: tuple[str, ...] = ()
-    module: str = "local_host"  # what `python -m` runs (the benchmarks' profiler wraps it)
+    module: str = "local_host"  # what `python -m` runs (the benchmarks' profiler and peers use others)
+    ready_path: str = "/local/diagnostics"  # ready once a GET of it answers 200
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -168,12 +169,12 @@ class LocalHostProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.base_url}/local/diagnostics", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.ready_path}", timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError("local host did not become ready")
+        raise TimeoutError(f"{self.module} did not answer {self.ready_path} in {timeout}s")
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
