@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -118,12 +117,7 @@ def azurite_running() -> Iterator[Azurite]:
     try:
         yield server
     finally:
-        # A throwaway emulator on a temporary folder: no need to wait for a graceful exit.
-        if server.proc is not None and server.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(10)
-        server.destroy()
+        server.destroy(grace=0)  # a throwaway emulator on a temporary folder: no graceful exit needed
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ run at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -91,13 +92,15 @@ class Azurite:
         for port in (self.blob, self.queue, self.table):
             wait_for_port(port, proc=self.proc)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds (at once with grace=0)."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
             try:
-                self.proc.wait(3)
+                self.proc.wait(grace if grace > 0 else 5)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
 
@@ -105,8 +108,8 @@ class Azurite:
     def create(cls) -> Azurite:
         return cls(free_port(), free_port(), free_port(), Path(tempfile.mkdtemp(prefix="azurite-test-")))
 
-    def destroy(self) -> None:
-        self.stop()
+    def destroy(self, grace: float = 3.0) -> None:
+        self.stop(grace)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
