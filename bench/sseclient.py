@@ -29,6 +29,7 @@ class SseConnection(asyncio.Protocol):
         "_raw",
         "closed",
         "data_events",
+        "first_data",
         "headers_done",
         "keepalives",
         "last_data",
@@ -46,6 +47,8 @@ class SseConnection(asyncio.Protocol):
         self.status: int | None = None
         self.headers_done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Resolved by the first data event, or when the stream ends without one.
+        self.first_data: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._head = b""
         self._raw = b""  # undecoded chunked bytes
         self._body = b""  # decoded SSE text not yet split into events
@@ -86,15 +89,15 @@ class SseConnection(asyncio.Protocol):
         self._events(now)
         if self._chunk_left == -3:
             # The response ended (last chunk): HTTP/1.1 keeps the connection, the stream is over.
-            if not self.closed.done():
-                self.closed.set_result(None)
+            _resolve(self.first_data)
+            _resolve(self.closed)
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.headers_done.done():
             self.headers_done.set_exception(ConnectionError("closed before the response head"))
-        if not self.closed.done():
-            self.closed.set_result(None)
+        _resolve(self.first_data)
+        _resolve(self.closed)
 
     # --- parsing
 
@@ -155,6 +158,7 @@ class SseConnection(asyncio.Protocol):
                 self.data_events += 1
                 self.last_data = payload
                 self.last_data_at = now
+                _resolve(self.first_data)
             else:
                 self.named_events[name] = self.named_events.get(name, 0) + 1
             if self.listener is not None:
@@ -172,6 +176,11 @@ class SseConnection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def open_stream(
@@ -209,11 +218,10 @@ async def open_many(
             conn = await open_stream(host, port, path, listener=listener, wait=wait)
             conns.append(conn)
             if first_event:
-                deadline = time.monotonic() + wait
-                while conn.data_events == 0 and not conn.closed.done():
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("no first event")
-                    await asyncio.sleep(0.01)
+                try:
+                    await asyncio.wait_for(conn.first_data, timeout=wait)
+                except TimeoutError:
+                    raise TimeoutError("no first event") from None
 
     results = await asyncio.gather(*(one(p) for p in paths), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
