@@ -7,6 +7,7 @@ the way the Functions host resolves them.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -58,29 +59,33 @@ class LocalContext:
     function_directory: str = str(ROOT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TriggeredFunction:
     name: str
     arg_name: str
     call: Callable[..., Awaitable[Any]]
+    takes_context: bool = field(init=False, repr=False, compare=False)  # read once from the signature
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "takes_context", "context" in inspect.signature(self.call).parameters)
 
     async def invoke(self, value: object) -> Any:
         kwargs: dict[str, object] = {self.arg_name: value}
-        if "context" in inspect.signature(self.call).parameters:
+        if self.takes_context:
             kwargs["context"] = LocalContext(str(uuid.uuid4()), self.name)
         return await self.call(**kwargs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QueueFunction(TriggeredFunction):
     kind: str = "queueTrigger"  # or "serviceBusTrigger"
-    queue_name: str = ""
-    connection: str = ""
+    queue_name: str
+    connection: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TimerFunction(TriggeredFunction):
-    schedule: str = ""  # NCRONTAB, seconds first
+    schedule: str  # NCRONTAB, seconds first
     run_on_startup: bool = False
 
 
@@ -95,14 +100,10 @@ def host_json() -> dict[str, Any]:
     return json.loads((ROOT / "host.json").read_text())
 
 
-_INDEXED: dict[int, list[Any]] = {}
-
-
+@functools.cache
 def indexed(app: func.FunctionApp) -> list[Any]:
     """`app.get_functions()`, once: the library refuses a second call on the same app."""
-    if id(app) not in _INDEXED:
-        _INDEXED[id(app)] = app.get_functions()
-    return _INDEXED[id(app)]
+    return app.get_functions()
 
 
 def read_functions(app: func.FunctionApp) -> FunctionTable:
@@ -120,9 +121,9 @@ def read_functions(app: func.FunctionApp) -> FunctionTable:
         elif kind in ("queueTrigger", "serviceBusTrigger"):
             table.queues.append(
                 QueueFunction(
-                    function.get_function_name(),
-                    spec["name"],
-                    user,
+                    name=function.get_function_name(),
+                    arg_name=spec["name"],
+                    call=user,
                     kind=kind,
                     queue_name=resolve(spec["queueName"]),
                     connection=spec["connection"],
@@ -131,9 +132,9 @@ def read_functions(app: func.FunctionApp) -> FunctionTable:
         elif kind == "timerTrigger":
             table.timers.append(
                 TimerFunction(
-                    function.get_function_name(),
-                    spec["name"],
-                    user,
+                    name=function.get_function_name(),
+                    arg_name=spec["name"],
+                    call=user,
                     schedule=resolve(spec["schedule"]),
                     run_on_startup=bool(spec.get("runOnStartup")),
                 )
