@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from local_host.defaults import apply_defaults
+from local_host.defaults import LEASE_SECONDS, apply_defaults
 from telemetry.logs import configure_logging
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument(
         "--lease-seconds",
         type=int,
-        default=30,
+        default=LEASE_SECONDS,
         help="how long a received message stays invisible before another delivery (renewed while it runs)",
     )
     parser.add_argument("--log-level", default="INFO")

@@ -24,6 +24,10 @@ def azurite_connection_string(
     )
 
 
+# How long a received queue message stays invisible before another delivery; the worker renews
+# it while the function runs (`python -m local_host --lease-seconds`).
+LEASE_SECONDS = 30
+
 LOCAL_DEFAULTS = {
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
     "JOBS_QUEUE_BACKEND": "storage",

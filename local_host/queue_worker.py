@@ -22,6 +22,7 @@ from azure.storage.queue import QueueMessage as StorageMessage
 from azure.storage.queue.aio import QueueClient
 
 from jobs.runner import RetryLater
+from local_host.defaults import LEASE_SECONDS
 
 log = logging.getLogger("local_host.queue")
 
@@ -45,7 +46,7 @@ class StorageQueueWorker:
     poison: QueueClient
     invoke: Invoke
     max_dequeue_count: int = 5
-    visibility_timeout: int = 30  # seconds a received message stays hidden, renewed while running
+    visibility_timeout: int = LEASE_SECONDS  # seconds a received message stays hidden, renewed while running
     retry_delay: int = 0  # host.json visibilityTimeout: delay before a failed message is retried
     batch_size: int = 16
     max_concurrency: int = 64

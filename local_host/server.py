@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from api.problems import problem_response
 from jobs.storage import OPERATIONS, storage_queue
+from local_host.defaults import LEASE_SECONDS
 from local_host.functions import ROOT, FunctionTable, HttpFunction, host_json, read_functions
 from local_host.queue_worker import StorageQueueWorker
 from local_host.timers import run_timer
@@ -62,7 +63,12 @@ def _timespan_seconds(value: str, default: int) -> int:
 
 class LocalHost:
     def __init__(
-        self, table: FunctionTable, *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30
+        self,
+        table: FunctionTable,
+        *,
+        run_worker: bool = True,
+        run_timers: bool = True,
+        lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.table = table
         self.lease_seconds = lease_seconds
@@ -173,7 +179,11 @@ def _current_rss_kib() -> int | None:
 
 
 def build_app(
-    *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30, demo_dir: Path | None = None
+    *,
+    run_worker: bool = True,
+    run_timers: bool = True,
+    lease_seconds: int = LEASE_SECONDS,
+    demo_dir: Path | None = None,
 ) -> Starlette:
     install_local_reader()  # before the app imports: the diagnostics read these metrics
     function_app = importlib.import_module("function_app")
@@ -247,7 +257,9 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(host: str, port: int, *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = 30) -> None:
+def serve(
+    host: str, port: int, *, run_worker: bool = True, run_timers: bool = True, lease_seconds: int = LEASE_SECONDS
+) -> None:
     app = build_app(run_worker=run_worker, run_timers=run_timers, lease_seconds=lease_seconds)
     config = uvicorn.Config(
         app,
