@@ -76,7 +76,7 @@ format: $(STAMP)/venv
 	$(PY) -m ruff check --fix .
 
 unit: install
-	$(PY) -m pytest -m "not faults and not browser"
+	$(PY) -m pytest -m "not faults and not browser and not bench"
 
 faults: install
 	$(PY) -m pytest -m faults

@@ -9,15 +9,35 @@ DATA=.local/azurite
 mkdir -p "$DATA"
 PORT="${PORT:-7071}"
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT PID NAME [SECONDS]: until something listens on PORT; fails loudly if PID
+# exits first or nothing listens in time (default 30 s).
+wait_port() {
+  local port=$1 pid=$2 name=$3 seconds=${4:-30}
+  for _ in $(seq 1 $((seconds * 10))); do
+    listening "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "$name exited before listening on port $port" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "$name: nothing listens on port $port after $seconds s" >&2
+  exit 1
+}
+
 for port in 10000 10001 10002 "$PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if listening "$port"; then
     echo "port $port is already in use: stop whatever holds it (another 'make run'?)" >&2
     exit 1
   fi
 done
 
+# AZURITE_DEBUG=1 make run: Azurite also writes a (large) debug log to $DATA/debug.log.
+AZURITE_DEBUG_ARGS=()
+if [ -n "${AZURITE_DEBUG:-}" ]; then
+  AZURITE_DEBUG_ARGS=(--debug "$DATA/debug.log")
+fi
 node_modules/.bin/azurite --silent --skipApiVersionCheck --loose \
-  --location "$DATA" --debug "$DATA/debug.log" \
+  --location "$DATA" "${AZURITE_DEBUG_ARGS[@]}" \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
 AZURITE=$!
 HOST=""
@@ -44,20 +64,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-for port in 10001 10002; do
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
+for port in 10000 10001 10002; do
+  wait_port "$port" "$AZURITE" Azurite
 done
 
 .venv/bin/python -m local_host --port "$PORT" &
 HOST=$!
-
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port "$PORT" "$HOST" "the local host" 60
 
 cat <<MSG
 
