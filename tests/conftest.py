@@ -47,7 +47,7 @@ def host_factory(azurite: Azurite) -> Iterator[Callable[..., LocalHostProcess]]:
 
     yield start
     for host in started:
-        host.stop(timeout=15)
+        host.close()
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +57,7 @@ def shared_host(azurite: Azurite) -> Iterator[LocalHostProcess]:
         isolated_settings(azurite, SSE_KEEPALIVE_SECONDS="15", SSE_STREAM_LIFETIME_SECONDS="60")
     ).start()
     yield host
-    host.stop(timeout=15)
+    host.close()
 
 
 @pytest.fixture

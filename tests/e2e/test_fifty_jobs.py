@@ -89,7 +89,7 @@ def run_fifty(browser: Browser, host: LocalHostProcess, *, polling: bool) -> Fif
 def demo_host(azurite: Azurite) -> Iterator[LocalHostProcess]:
     host = LocalHostProcess(isolated_settings(azurite)).start()
     yield host
-    host.stop(timeout=15)
+    host.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ def api(azurite):
     schema = schemathesis.openapi.from_url(f"{host.base_url}/api/openapi.json")
     schema.config.base_url = host.base_url
     yield host, schema
-    host.stop()
+    host.close()
 
 
 def test_api_answers_only_what_its_document_says(api):

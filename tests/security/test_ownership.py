@@ -23,7 +23,7 @@ def easyauth_host(azurite):
 
     host = LocalHostProcess(isolated_settings(azurite, AUTH_MODE="easyauth")).start()
     yield host
-    host.stop()
+    host.close()
 
 
 def test_another_principal_cannot_read_stream_or_mint_for_a_job(easyauth_host):
@@ -81,7 +81,7 @@ def bearer(azurite, tmp_path_factory):
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "test-key"})
 
     yield host, token
-    host.stop()
+    host.close()
     server.shutdown()
 
 

@@ -203,5 +203,15 @@ class LocalHostProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop, and delete the log after printing its tail: pytest shows a fixture's
+        teardown output only when its test failed, which is when the log matters."""
+        self.stop(timeout)
+        if self.log_path is not None:
+            print(f"--- {self.module} on port {self.port}, last lines of its log ---")
+            print("\n".join(self.log().splitlines()[-60:]))
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
+
     def diagnostics(self) -> dict[str, object]:
         return httpx.get(f"{self.base_url}/local/diagnostics", timeout=5).json()
