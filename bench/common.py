@@ -105,8 +105,12 @@ def raise_fd_limit(wanted: int = 65536) -> int:
 
 def system_env(azurite: Azurite, **overrides: str) -> dict[str, str]:
     """Settings for one isolated system (own tables and queue), without the tests' speed-ups:
-    the notification settings keep their production defaults."""
-    return isolated_settings(azurite, fast=False, **overrides)
+    the notification settings and the sweep keep their production defaults (`make run`'s
+    faster sweep would otherwise apply)."""
+    from settings import Settings
+
+    sweep = Settings.model_fields["sweep_schedule"].default
+    return isolated_settings(azurite, fast=False, **{"JOBS_SWEEP_SCHEDULE": sweep, **overrides})
 
 
 @contextlib.contextmanager
