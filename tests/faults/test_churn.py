@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.support.chaos import ChaosProxy
-from tests.support.sse import watch_job
+from tests.support.sse import WatchLog, watch_job
 
 pytestmark = pytest.mark.faults
 
@@ -18,17 +18,20 @@ async def test_every_watcher_gets_each_terminal_event_exactly_once_with_rising_i
     proxy = await ChaosProxy(shared_host.port, min_seconds=0.15, max_seconds=0.6, seed=2026).start()
     try:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
-            jobs = []
-            for i in range(WATCHERS):
+
+            async def start_and_watch(i: int) -> tuple[dict, WatchLog]:
+                # Each watcher starts with its job, so a slow start (a loaded machine) does
+                # not eat into the 6 s in which its stream is cut.
                 job_type, body = (
                     ("Fail", {"afterSeconds": 6}) if i % 10 == 0 else ("Sleep", {"seconds": 6, "steps": 30})
                 )
                 response = await client.post(f"{base}/api/jobs/{job_type}/start", json=body)
                 assert response.status_code == 202
-                jobs.append(response.json())
-            logs = await asyncio.gather(
-                *(watch_job(client, f"http://127.0.0.1:{proxy.port}", job, deadline=90) for job in jobs)
-            )
+                job = response.json()
+                return job, await watch_job(client, f"http://127.0.0.1:{proxy.port}", job, deadline=90)
+
+            watched = await asyncio.gather(*(start_and_watch(i) for i in range(WATCHERS)))
+            jobs, logs = [job for job, _ in watched], [log for _, log in watched]
     finally:
         await proxy.stop()
 
