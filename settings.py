@@ -13,9 +13,10 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -35,105 +36,65 @@ class AuthMode(StrEnum):
     BEARER = "bearer"  # Authorization: Bearer, checked against a JWKS
 
 
+Where = Literal["both", "azure", "local", "optional", "tuning"]
+
+
+def setting(alias: str, default: Any = PydanticUndefined, *, where: Where = "both", **constraints: Any) -> Any:
+    """A field read from the app setting `alias`; `where` it must be set (see `setting_names`)."""
+    return Field(default, validation_alias=alias, json_schema_extra={"where": where}, **constraints)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=False)
 
     # --- storage: tables for status, and the queue when the backend is `storage`
-    storage_connection: str | None = Field(
-        None, validation_alias="AzureWebJobsStorage", json_schema_extra={"where": "local"}
-    )
-    storage_table_uri: str | None = Field(
-        None, validation_alias="AzureWebJobsStorage__tableServiceUri", json_schema_extra={"where": "azure"}
-    )
-    storage_queue_uri: str | None = Field(
-        None, validation_alias="AzureWebJobsStorage__queueServiceUri", json_schema_extra={"where": "azure"}
-    )
-    storage_client_id: str | None = Field(
-        None, validation_alias="AzureWebJobsStorage__clientId", json_schema_extra={"where": "azure"}
-    )
+    storage_connection: str | None = setting("AzureWebJobsStorage", None, where="local")
+    storage_table_uri: str | None = setting("AzureWebJobsStorage__tableServiceUri", None, where="azure")
+    storage_queue_uri: str | None = setting("AzureWebJobsStorage__queueServiceUri", None, where="azure")
+    storage_client_id: str | None = setting("AzureWebJobsStorage__clientId", None, where="azure")
 
     # --- Service Bus, when the backend is `servicebus`
-    servicebus_connection: str | None = Field(
-        None, validation_alias="ServiceBusConnection", json_schema_extra={"where": "local"}
-    )
-    servicebus_namespace: str | None = Field(
-        None, validation_alias="ServiceBusConnection__fullyQualifiedNamespace", json_schema_extra={"where": "azure"}
-    )
-    servicebus_client_id: str | None = Field(
-        None, validation_alias="ServiceBusConnection__clientId", json_schema_extra={"where": "azure"}
-    )
+    servicebus_connection: str | None = setting("ServiceBusConnection", None, where="local")
+    servicebus_namespace: str | None = setting("ServiceBusConnection__fullyQualifiedNamespace", None, where="azure")
+    servicebus_client_id: str | None = setting("ServiceBusConnection__clientId", None, where="azure")
 
     # --- jobs
-    queue_backend: QueueBackend = Field(QueueBackend.SERVICEBUS, validation_alias="JOBS_QUEUE_BACKEND")
-    queue_name: str = Field(
-        "jobs", validation_alias="JOBS_QUEUE_NAME", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$"
-    )
+    queue_backend: QueueBackend = setting("JOBS_QUEUE_BACKEND", QueueBackend.SERVICEBUS)
+    queue_name: str = setting("JOBS_QUEUE_NAME", "jobs", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
     # Must equal host.json's maxDequeueCount and the Service Bus queue's maxDeliveryCount.
-    max_delivery_count: int = Field(5, validation_alias="JOBS_MAX_DELIVERY_COUNT", ge=1, le=100)
-    table_prefix: str = Field("jobs", validation_alias="JOBS_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{2,40}$")
-    job_timeouts: dict[str, float] = Field(default_factory=dict, validation_alias="JOBS_TIMEOUT_OVERRIDES")
-    sweep_schedule: str = Field("0 */1 * * * *", validation_alias="JOBS_SWEEP_SCHEDULE")
+    max_delivery_count: int = setting("JOBS_MAX_DELIVERY_COUNT", 5, ge=1, le=100)
+    table_prefix: str = setting("JOBS_TABLE_PREFIX", "jobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,40}$")
+    job_timeouts: dict[str, float] = setting("JOBS_TIMEOUT_OVERRIDES", default_factory=dict)
+    sweep_schedule: str = setting("JOBS_SWEEP_SCHEDULE", "0 */1 * * * *")
 
     # --- stream tokens
-    token_key: SecretStr | None = Field(None, validation_alias="STREAM_TOKEN_SIGNING_KEY")
-    token_previous_key: SecretStr | None = Field(
-        None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY", json_schema_extra={"where": "optional"}
-    )
-    token_previous_key_until: datetime | None = Field(
-        None, validation_alias="STREAM_TOKEN_PREVIOUS_KEY_UNTIL", json_schema_extra={"where": "optional"}
-    )
-    token_ttl_seconds: int = Field(
-        300, validation_alias="STREAM_TOKEN_TTL_SECONDS", ge=10, le=3600, json_schema_extra={"where": "tuning"}
-    )
+    token_key: SecretStr | None = setting("STREAM_TOKEN_SIGNING_KEY", None)
+    token_previous_key: SecretStr | None = setting("STREAM_TOKEN_PREVIOUS_KEY", None, where="optional")
+    token_previous_key_until: datetime | None = setting("STREAM_TOKEN_PREVIOUS_KEY_UNTIL", None, where="optional")
+    token_ttl_seconds: int = setting("STREAM_TOKEN_TTL_SECONDS", 300, where="tuning", ge=10, le=3600)
 
     # --- server-sent events
-    sse_keepalive_seconds: float = Field(
-        15.0, validation_alias="SSE_KEEPALIVE_SECONDS", gt=0, le=60, json_schema_extra={"where": "tuning"}
-    )
+    sse_keepalive_seconds: float = setting("SSE_KEEPALIVE_SECONDS", 15.0, where="tuning", gt=0, le=60)
     # The front end cuts requests at ~230 s; streams end well before.
-    sse_lifetime_seconds: float = Field(
-        180.0, validation_alias="SSE_STREAM_LIFETIME_SECONDS", gt=0, le=200, json_schema_extra={"where": "tuning"}
-    )
-    sse_retry_ms: int = Field(
-        3000, validation_alias="SSE_RETRY_MS", ge=0, le=600_000, json_schema_extra={"where": "tuning"}
-    )
-    sse_max_streams: int = Field(5000, validation_alias="SSE_MAX_STREAMS", ge=1, json_schema_extra={"where": "tuning"})
-    sse_max_jobs_per_stream: int = Field(
-        50, validation_alias="SSE_MAX_JOBS_PER_STREAM", ge=1, le=200, json_schema_extra={"where": "tuning"}
-    )
+    sse_lifetime_seconds: float = setting("SSE_STREAM_LIFETIME_SECONDS", 180.0, where="tuning", gt=0, le=200)
+    sse_retry_ms: int = setting("SSE_RETRY_MS", 3000, where="tuning", ge=0, le=600_000)
+    sse_max_streams: int = setting("SSE_MAX_STREAMS", 5000, where="tuning", ge=1)
+    sse_max_jobs_per_stream: int = setting("SSE_MAX_JOBS_PER_STREAM", 50, where="tuning", ge=1, le=200)
 
     # --- cross-instance watcher
-    watch_poll_seconds: float = Field(
-        0.75, validation_alias="WATCH_POLL_SECONDS", gt=0, le=30, json_schema_extra={"where": "tuning"}
-    )
-    watch_reconcile_seconds: float = Field(
-        30.0, validation_alias="WATCH_RECONCILE_SECONDS", gt=0, le=600, json_schema_extra={"where": "tuning"}
-    )
+    watch_poll_seconds: float = setting("WATCH_POLL_SECONDS", 0.75, where="tuning", gt=0, le=30)
+    watch_reconcile_seconds: float = setting("WATCH_RECONCILE_SECONDS", 30.0, where="tuning", gt=0, le=600)
 
     # --- HTTP surface
-    auth_mode: AuthMode = Field(validation_alias="AUTH_MODE")
-    bearer_issuer: str | None = Field(
-        None, validation_alias="AUTH_BEARER_ISSUER", json_schema_extra={"where": "optional"}
-    )
-    bearer_audience: str | None = Field(
-        None, validation_alias="AUTH_BEARER_AUDIENCE", json_schema_extra={"where": "optional"}
-    )
-    bearer_jwks_url: str | None = Field(
-        None, validation_alias="AUTH_BEARER_JWKS_URL", json_schema_extra={"where": "optional"}
-    )
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="CORS_ALLOWED_ORIGINS")
-    max_request_bytes: int = Field(
-        32 * 1024,
-        validation_alias="MAX_REQUEST_BYTES",
-        ge=1024,
-        le=10 * 1024 * 1024,
-        json_schema_extra={"where": "tuning"},
-    )
+    auth_mode: AuthMode = setting("AUTH_MODE")
+    bearer_issuer: str | None = setting("AUTH_BEARER_ISSUER", None, where="optional")
+    bearer_audience: str | None = setting("AUTH_BEARER_AUDIENCE", None, where="optional")
+    bearer_jwks_url: str | None = setting("AUTH_BEARER_JWKS_URL", None, where="optional")
+    cors_origins: Annotated[list[str], NoDecode] = setting("CORS_ALLOWED_ORIGINS", default_factory=list)
+    max_request_bytes: int = setting("MAX_REQUEST_BYTES", 32 * 1024, where="tuning", ge=1024, le=10 * 1024 * 1024)
 
     # --- observability
-    appinsights_connection: SecretStr | None = Field(
-        None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING", json_schema_extra={"where": "azure"}
-    )
+    appinsights_connection: SecretStr | None = setting("APPLICATIONINSIGHTS_CONNECTION_STRING", None, where="azure")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -241,9 +202,8 @@ def setting_names() -> dict[str, str]:
     """
     names: dict[str, str] = {}
     for f in Settings.model_fields.values():
-        if isinstance(f.validation_alias, str):
-            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
-            names[f.validation_alias] = str(extra.get("where", "both"))
+        assert isinstance(f.validation_alias, str) and isinstance(f.json_schema_extra, dict), "use setting()"
+        names[f.validation_alias] = str(f.json_schema_extra["where"])
     return names
 
 
