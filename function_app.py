@@ -50,6 +50,11 @@ async def watch_events(req: Request) -> Response:
     return await handlers.watch_events(req)
 
 
+@app.route(route="watch/{streamId}/events", methods=["GET"])
+async def watch_stream_events(req: Request) -> Response:
+    return await handlers.watch_stream_events(req)
+
+
 @app.route(route="health", methods=["GET"])
 async def health(req: Request) -> Response:
     return await meta.health(req)

@@ -16,6 +16,7 @@ from azurefunctions.extensions.http.fastapi import JSONResponse, Response
 from starlette.requests import Request
 
 from api.auth import Principal, unauthorized
+from api.cookies import set_stream_cookie, stream_credential
 from api.http import endpoint, read_json, validate
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import ApiError
@@ -51,6 +52,10 @@ def status_url(job_type: str, job_id: str) -> str:
 
 def events_url(job_type: str, job_id: str) -> str:
     return f"{status_url(job_type, job_id)}/events"
+
+
+def watch_events_url(stream_id: str) -> str:
+    return f"/api/watch/{stream_id}/events"
 
 
 def _job_type(request: Request) -> JobType:
@@ -164,7 +169,9 @@ async def mint_token(request: Request) -> Response:
     body = StreamToken(
         token=token, token_expires_at=expires, events_url=events_url(record.status.job_type, record.job_id)
     )
-    return JSONResponse(body.model_dump(mode="json", by_alias=True))
+    response = JSONResponse(body.model_dump(mode="json", by_alias=True))
+    set_stream_cookie(response, request, token, body.events_url)
+    return response
 
 
 @endpoint("POST /api/watch")
@@ -178,17 +185,26 @@ async def watch(request: Request) -> Response:
     if len(job_ids) > limit:
         raise ApiError(422, f"at most {limit} jobs per stream; open another stream for the rest")
     await asyncio.gather(*(_owned_job(services, principal, ref.job_type, ref.job_id) for ref in wanted.jobs))
-    token, expires = services.tokens.issue(principal.id, job_ids)
-    answer = WatchToken(token=token, token_expires_at=expires, events_url="/api/watch/events", job_ids=job_ids)
-    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
+    # Each /watch stream has a URL of its own, so its cookie overwrites no other stream's.
+    stream_id = uuid.uuid4().hex
+    token, expires = services.tokens.issue(principal.id, job_ids, stream_id=stream_id)
+    answer = WatchToken(token=token, token_expires_at=expires, events_url=watch_events_url(stream_id), job_ids=job_ids)
+    response = JSONResponse(answer.model_dump(mode="json", by_alias=True))
+    set_stream_cookie(response, request, token, answer.events_url)
+    return response
 
 
 def _grant(services: Services, request: Request) -> StreamGrant:
     try:
-        return services.tokens.verify(request.query_params.get("access_token"))
+        return services.tokens.verify(stream_credential(request))
     except TokenError as exc:
         services.streams.record_close(CloseReason.AUTH)
         raise unauthorized(str(exc)) from None
+
+
+def _forbidden(services: Services, exc: TokenScopeError) -> ApiError:
+    services.streams.record_close(CloseReason.AUTH)
+    return ApiError(403, str(exc))
 
 
 @endpoint("GET /api/jobs/{jobType}/{jobId}/events")
@@ -200,15 +216,27 @@ async def job_events(request: Request) -> Response:
     try:
         grant.require(job_id)
     except TokenScopeError as exc:
-        services.streams.record_close(CloseReason.AUTH)
-        raise ApiError(403, str(exc)) from None
+        raise _forbidden(services, exc) from None
     return await _stream(services, request, (job_id,), job_type.name)
 
 
 @endpoint("GET /api/watch/events")
 async def watch_events(request: Request) -> Response:
+    """The jobs of a /watch token given as `access_token` (clients without cookies)."""
     services = get_services()
     grant = _grant(services, request)
+    return await _stream(services, request, grant.job_ids, None)
+
+
+@endpoint("GET /api/watch/{streamId}/events")
+async def watch_stream_events(request: Request) -> Response:
+    """The jobs of one /watch token, by its stream cookie (or `access_token`)."""
+    services = get_services()
+    grant = _grant(services, request)
+    try:
+        grant.require_stream(request.path_params.get("streamId", ""))
+    except TokenScopeError as exc:
+        raise _forbidden(services, exc) from None
     return await _stream(services, request, grant.job_ids, None)
 
 

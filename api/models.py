@@ -16,12 +16,14 @@ class StartAccepted(CamelModel):
     job_type: str
     status: JobState
     status_url: str
-    events_url: str = Field(description="Open with ?access_token=<token>.")
+    events_url: str = Field(description="Open with ?access_token=<token>, or mint a stream cookie with /token.")
     token: str
     token_expires_at: datetime
 
 
 class StreamToken(CamelModel):
+    """Also set as the stream cookie for `events_url`: a browser opens that URL as it is."""
+
     token: str
     token_expires_at: datetime
     events_url: str
@@ -39,6 +41,8 @@ class WatchRequest(CamelModel):
 
 
 class WatchToken(CamelModel):
+    """Also set as the stream cookie for `events_url`, a URL of this stream's own."""
+
     token: str
     token_expires_at: datetime
     events_url: str

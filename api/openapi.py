@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from api.cookies import COOKIE_NAME, QUERY_PARAMETER
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import Problem
 from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobStatus
@@ -77,11 +78,18 @@ BODY_ERRORS = {
 
 STREAM_PARAMS = [
     {
-        "name": "access_token",
-        "in": "query",
-        "required": True,
+        "name": COOKIE_NAME,
+        "in": "cookie",
+        "required": False,
         "schema": {"type": "string"},
-        "description": "Stream token from start, /token or /watch.",
+        "description": "The stream cookie set by /token and /watch for this URL (browsers: the default).",
+    },
+    {
+        "name": QUERY_PARAMETER,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Stream token from start, /token or /watch, where cookies cannot be used.",
     },
     {
         "name": "lastEventId",
@@ -102,7 +110,7 @@ STREAM_ANSWERS = {
     "204": {"description": "The client already has every terminal event: nothing more will come."},
     "400": _problem("Last-Event-ID does not fit this stream."),
     "401": UNAUTHORIZED,
-    "403": _problem("The token does not cover this job."),
+    "403": _problem("The token does not cover this job or stream."),
     "404": NOT_FOUND,
     "503": UNAVAILABLE,
 }
@@ -200,6 +208,17 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Server-sent events for the jobs in a /watch token",
             "parameters": STREAM_PARAMS,
             "responses": {k: v for k, v in STREAM_ANSWERS.items() if k != "403"},
+        }
+    }
+    paths["/api/watch/{streamId}/events"] = {
+        "get": {
+            "operationId": "streamWatchedJobsByCookie",
+            "summary": "Server-sent events for the jobs of one /watch answer (its eventsUrl)",
+            "parameters": [
+                {"name": "streamId", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}},
+                *STREAM_PARAMS,
+            ],
+            "responses": STREAM_ANSWERS,
         }
     }
     paths["/api/health"] = {

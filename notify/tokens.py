@@ -1,9 +1,11 @@
 """Short-lived stream tokens (JWT, HS256, via PyJWT).
 
-`EventSource` cannot send headers, so a stream is opened with a token in the
-query string. The token names its subject and the job ids it may watch, expires
-in minutes, and carries a key id (`kid`) so the signing key can be rotated: the
-previous key stays valid until a configured moment, then is refused.
+`EventSource` cannot send headers, so a browser's stream is opened with the token
+in an HttpOnly cookie (api/cookies.py), or, where cookies cannot work, in the
+query string. The token names its subject, the job ids it may watch and, for a
+`/watch` stream, the stream id its cookie is scoped to; it expires in minutes and
+carries a key id (`kid`) so the signing key can be rotated: the previous key
+stays valid until a configured moment, then is refused.
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ class StreamGrant:
     subject: str
     job_ids: tuple[str, ...]
     expires_at: datetime
+    stream_id: str | None = None
 
     def require(self, job_id: str) -> None:
         if job_id not in self.job_ids:
             raise TokenScopeError("the token does not cover this job")
+
+    def require_stream(self, stream_id: str) -> None:
+        if self.stream_id != stream_id:
+            raise TokenScopeError("the token is for another stream")
 
 
 def key_id(key: str) -> str:
@@ -60,10 +67,16 @@ class StreamTokens:
         self._ttl = ttl_seconds
         self._clock = clock or SystemClock()
 
-    def issue(self, subject: str, job_ids: list[str] | tuple[str, ...]) -> tuple[str, datetime]:
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(
+        self, subject: str, job_ids: list[str] | tuple[str, ...], *, stream_id: str | None = None
+    ) -> tuple[str, datetime]:
         now = self._clock.now()
         expires = now + timedelta(seconds=self._ttl)
-        claims = {
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": subject,
@@ -71,12 +84,14 @@ class StreamTokens:
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
         }
+        if stream_id is not None:
+            claims["sid"] = stream_id
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         return token, expires.replace(microsecond=0)
 
     def verify(self, token: str | None) -> StreamGrant:
         if not token:
-            raise TokenError("a stream token is required (access_token)")
+            raise TokenError("a stream token is required (the stream cookie, or access_token)")
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
@@ -98,10 +113,12 @@ class StreamTokens:
         jobs = claims["jobs"]
         if not isinstance(jobs, list) or not jobs or not all(isinstance(j, str) for j in jobs):
             raise TokenError("the stream token is invalid")
+        stream_id = claims.get("sid")
         return StreamGrant(
             subject=str(claims["sub"]),
             job_ids=tuple(jobs),
             expires_at=datetime.fromtimestamp(claims["exp"], tz=self._clock.now().tzinfo),
+            stream_id=stream_id if isinstance(stream_id, str) else None,
         )
 
     def _key_for(self, kid: object) -> str:

@@ -14,6 +14,7 @@ HTTP = {
     "mint_stream_token": ("jobs/{jobType}/{jobId}/token", ["POST"]),
     "watch_jobs": ("watch", ["POST"]),
     "watch_events": ("watch/events", ["GET"]),
+    "watch_stream_events": ("watch/{streamId}/events", ["GET"]),
     "health": ("health", ["GET"]),
     "openapi": ("openapi.json", ["GET"]),
 }
