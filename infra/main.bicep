@@ -251,7 +251,6 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
-    tableNames: tableNames
     queueBackend: jobsQueueBackend
     serviceBusNamespaceName: serviceBus.outputs.name
     jobsQueueName: jobsQueueName

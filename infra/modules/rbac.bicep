@@ -4,7 +4,7 @@
 //
 //   access                                         role                              scope
 //   host state (blob leases, timers), deployment   Storage Blob Data Owner           storage account (dedicated to this app)
-//   job status tables: entity read/write/delete    Storage Table Data Contributor    each table
+//   job tables + the host's diagnostic events      Storage Table Data Contributor    storage account (the host creates a table a month)
 //   jobs queue + poison (storage backend only)     Storage Queue Data Contributor    storage account (the host creates the poison queue)
 //   send start requests (servicebus backend)       Azure Service Bus Data Sender     the jobs queue
 //   trigger receive, health-check peek             Azure Service Bus Data Receiver   the jobs queue
@@ -13,7 +13,6 @@
 
 param principalId string
 param storageAccountName string
-param tableNames array
 
 @allowed([
   'servicebus'
@@ -38,18 +37,7 @@ var roles = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
-
-  resource tableService 'tableServices' existing = {
-    name: 'default'
-  }
 }
-
-resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [
-  for table in tableNames: {
-    parent: storage::tableService
-    name: table
-  }
-]
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
@@ -85,17 +73,20 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (table, i) in tableNames: {
-    name: guid(tables[i].id, principalId, roles.storageTableDataContributor)
-    scope: tables[i]
-    properties: {
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
-    }
+// On the account, not on the three job tables: AzureWebJobsStorage__tableServiceUri also
+// tells the Functions host where to write its diagnostic events, into a table it creates
+// each month (AzureFunctionsDiagnosticEvents<yyyyMM>) and deletes later, so no per-table
+// scope can cover it (a 403 AuthorizationPermissionMismatch on every write otherwise). The
+// account holds only this app's data, as for the blob role above.
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
-]
+}
 
 resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (queueBackend == 'storage') {
   name: guid(storage.id, principalId, roles.storageQueueDataContributor)

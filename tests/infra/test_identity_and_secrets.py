@@ -90,7 +90,8 @@ def granted(role: str, backend: str) -> list[Assignment]:
 # What each identity-based access needs. A new identity setting or trigger type in the
 # code fails the tests below until its role is decided here.
 SETTING_ROLES = {
-    "AzureWebJobsStorage__tableServiceUri": ("Storage Table Data Contributor", "tableServices/tables"),
+    # the job tables and the host's monthly diagnostic-events tables: the account (see below)
+    "AzureWebJobsStorage__tableServiceUri": ("Storage Table Data Contributor", "Microsoft.Storage/storageAccounts"),
     "AzureWebJobsStorage__queueServiceUri": ("Storage Queue Data Contributor", "storageAccounts"),
     "ServiceBusConnection__fullyQualifiedNamespace": ("Azure Service Bus Data Sender", "namespaces/queues"),
     "APPLICATIONINSIGHTS_CONNECTION_STRING": ("Monitoring Metrics Publisher", "Microsoft.Insights/components"),
@@ -150,11 +151,28 @@ def test_the_health_check_peek_and_the_start_send_are_covered() -> None:
         assert granted(role, "storage") == []
 
 
-def test_tables_are_granted_one_by_one_and_match_the_code() -> None:
+def test_the_table_role_covers_the_job_tables_and_the_host_diagnostic_tables() -> None:
+    """The host writes diagnostic events through AzureWebJobsStorage__tableServiceUri into a table
+    it creates each month (AzureFunctionsDiagnosticEvents<yyyyMM>): a role on the job tables
+    alone gets 403 AuthorizationPermissionMismatch on each write. So the role is on the account,
+    which holds this app's data only, for both backends and without condition."""
+    for backend in ("servicebus", "storage"):
+        [a] = granted("Storage Table Data Contributor", backend)
+        assert (a.scope, a.scope_type, a.condition) == ("storage", "Microsoft.Storage/storageAccounts", ""), a
+    # the host is told where tables live under the name it reads, so it finds them
+    assert bicep.text(bicep_settings()["AzureWebJobsStorage__tableServiceUri"][0]) == "storage.outputs.tableEndpoint"
+    rbac = bicep.load(RBAC)
+    assert "tableNames" not in rbac.params, "no per-table scope left to keep in step with the code"
+    # the same account the app settings point at, one used by nothing else in the template
+    main = bicep.load(bicep.MAIN)
+    assert bicep.text(bicep.module_params(main, "rbac")["storageAccountName"]) == "storage.outputs.name"
+    storage_modules = [m for m in main.modules.values() if m.type_string == "modules/storage.bicep"]
+    assert len(storage_modules) == 1
+
+
+def test_the_tables_bicep_creates_are_the_ones_the_code_uses() -> None:
     from jobs.store import table_names
 
-    [a] = granted("Storage Table Data Contributor", "servicebus")
-    assert a.scope == "tables[i]"
     main = bicep.load(bicep.MAIN)
     prefix = main.param_default("jobsTablePrefix")
     assert prefix == app_settings.Settings.model_fields["table_prefix"].default
@@ -164,8 +182,7 @@ def test_tables_are_granted_one_by_one_and_match_the_code() -> None:
         for n in bicep.named(main.variables["tableNames"].value)
     ]
     assert tuple(prefix if n == "jobsTablePrefix" else n for n in in_bicep) == tuple(expected)
-    for module in ("storage", "rbac"):
-        assert bicep.text(bicep.module_params(main, module)["tableNames"]) == "tableNames"
+    assert bicep.text(bicep.module_params(main, "storage")["tableNames"]) == "tableNames"
 
 
 def test_key_vault_reference_identity_and_secret_reader() -> None:
