@@ -47,6 +47,11 @@ export class FakeEventSource {
     FakeEventSource.maxOpen = Math.max(FakeEventSource.maxOpen, FakeEventSource.live().length);
   }
 
+  /** As the browser's: whether the stream sends cookies (cross-origin). */
+  get withCredentials(): boolean {
+    return this.init?.withCredentials ?? false;
+  }
+
   get params(): URLSearchParams {
     return new URL(this.url, 'http://localhost').searchParams;
   }

@@ -1,4 +1,4 @@
-import { DEFAULT_JOB_EVENTS_CONFIG, resolveConfig } from './config';
+import { DEFAULT_JOB_EVENTS_CONFIG, JobEventsOptions, resolveConfig } from './config';
 
 describe('provideJobEvents options', () => {
   it('merge over the defaults, polling options one by one', () => {
@@ -15,5 +15,12 @@ describe('provideJobEvents options', () => {
     expect(() => resolveConfig({ poll: { timeoutMs: 0 } })).toThrowError(/timeoutMs/);
     expect(() => resolveConfig({ poll: { timeoutMs: Infinity } })).toThrowError(/timeoutMs/);
     expect(() => resolveConfig({ maxJobsPerStream: 0 })).toThrowError(/maxJobsPerStream/);
+  });
+
+  it('authenticate streams by the cookie unless told otherwise, and refuse an unknown way', () => {
+    expect(resolveConfig().streamAuth).toBe('cookie');
+    expect(resolveConfig({ streamAuth: 'query' }).streamAuth).toBe('query');
+    const typo = { streamAuth: 'Cookie' } as unknown as JobEventsOptions;
+    expect(() => resolveConfig(typo)).toThrowError(/streamAuth/);
   });
 });

@@ -38,7 +38,21 @@ export interface JobEventsConfig {
   readonly openTimeoutMs: number;
   /** A token that expires sooner than this is replaced before a planned reconnect. Default 30000. */
   readonly tokenRefreshMarginMs: number;
-  /** Send cookies on cross-origin streams (`EventSource` `withCredentials`). Default false. */
+  /**
+   * How a stream proves it may watch its jobs. `cookie` (default): `POST /watch` sets an
+   * HttpOnly cookie scoped to that one stream's URL, so no secret travels in a URL (proxies,
+   * platform telemetry and browser history log URLs); the token request and the
+   * `EventSource` send credentials. If a cookie stream is refused before it opens (a blocked
+   * third-party cookie looks like that), the next attempt carries the token as
+   * `?access_token=`, and once that works every later stream does so too. `query`: always
+   * the token in the URL, for a server without the cookie.
+   */
+  readonly streamAuth: 'cookie' | 'query';
+  /**
+   * Send credentials on `POST /watch` and the `EventSource` when a stream uses the token in
+   * its URL too (`streamAuth: 'query'`, or after the fallback), for an API on another origin
+   * that needs its own cookies. The cookie path always sends them. Default false.
+   */
   readonly withCredentials: boolean;
   /** Makes each `EventSource`; defaults to the browser's. */
   readonly eventSource?: EventSourceFactory;
@@ -53,6 +67,7 @@ export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
   batchMs: 100,
   openTimeoutMs: 10_000,
   tokenRefreshMarginMs: 30_000,
+  streamAuth: 'cookie',
   withCredentials: false,
 };
 
@@ -75,6 +90,9 @@ export function resolveConfig(options: JobEventsOptions = {}): JobEventsConfig {
     throw new TypeError(
       'job-events: poll.timeoutMs must be a finite number of milliseconds above 0',
     );
+  }
+  if (config.streamAuth !== 'cookie' && config.streamAuth !== 'query') {
+    throw new TypeError("job-events: streamAuth must be 'cookie' or 'query'");
   }
   if (!(config.maxJobsPerStream >= 1)) {
     throw new TypeError('job-events: maxJobsPerStream must be at least 1');

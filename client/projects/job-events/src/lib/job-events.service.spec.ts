@@ -17,6 +17,9 @@ import {
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
 
+/** The stream's own URL path (`/api/watch/{streamId}/events`): its cookie's path, a token of its own. */
+const pathOf = (source: FakeEventSource) => new URL(source.url, 'http://localhost').pathname;
+
 /** A status request made because streaming failed: it carries the fallback marker. */
 const fallbackPoll = (id: string) => `/api/jobs/Sleep/${id}?fallback=1`;
 
@@ -88,7 +91,7 @@ describe('JobEventsService.watchJob', () => {
       jobs: [JOB_A, JOB_B, JOB_C].map((jobId) => ({ jobType: 'Sleep', jobId })),
     });
     const source = FakeEventSource.latest();
-    expect(source.url).toBe('/api/watch/events?access_token=token-1');
+    expect(source.url).toMatch(/^\/api\/watch\/[^/?]+\/events$/); // the cookie carries the token
     source.open();
     source.send(jobEvent(JOB_A, 1, 'Queued'), '1.0.0');
     source.send(jobEvent(JOB_B, 2, 'Running', 0.5), '1.2.0');
@@ -196,7 +199,8 @@ describe('JobEventsService.watchJob', () => {
       vi.advanceTimersByTime(0);
       const next = FakeEventSource.latest();
       expect(next).not.toBe(source);
-      expect(next.params.get('access_token')).toBe('token-1');
+      expect(pathOf(next)).toBe(pathOf(source)); // the same token: its cookie's path
+      expect(next.params.has('access_token')).toBe(false);
       expect(next.params.get('lastEventId')).toBe('2.5');
       source = next.open();
     }
@@ -224,7 +228,8 @@ describe('JobEventsService.watchJob', () => {
     vi.advanceTimersByTime(0);
     grant('token-2');
     const next = FakeEventSource.latest();
-    expect(next.params.get('access_token')).toBe('token-2');
+    expect(pathOf(next)).not.toBe(pathOf(source)); // the new token's stream, with its new cookie
+    expect(next.params.has('access_token')).toBe(false);
     expect(next.params.get('lastEventId')).toBe('2');
     next.open().send(jobEvent(JOB_A, 3, 'Completed'));
   });
@@ -245,7 +250,7 @@ describe('JobEventsService.watchJob', () => {
     vi.advanceTimersByTime(1);
     grant('token-2');
     let source = FakeEventSource.latest();
-    expect(source.params.get('access_token')).toBe('token-2');
+    expect(pathOf(source)).not.toBe(pathOf(FakeEventSource.all[0])); // a fresh token's stream
     expect(source.params.get('lastEventId')).toBe('2');
     source.fail(); // refused, e.g. 503
 
@@ -498,7 +503,6 @@ describe('JobEventsService.watchJob', () => {
     vi.advanceTimersByTime(100);
     grantAll();
     const newest = FakeEventSource.latest();
-    expect(newest.params.get('access_token')).toBe('token-1');
     newest.open();
     expect(FakeEventSource.maxOpen).toBeLessThanOrEqual(2);
     expect(FakeEventSource.live()).toEqual([newest]);
@@ -644,6 +648,190 @@ describe('JobEventsService.watchJob', () => {
     expect(source.closed).toBe(true);
     expect(service.stats().openStreams).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  describe('stream auth', () => {
+    /** The body of a `POST /watch`: the job ids it asks a token for. */
+    const jobsOf = (post: TestRequest) =>
+      (post.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+
+    it('opens by the stream cookie by default: no token in any URL, credentials on POST /watch and the stream', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-1');
+      expect(post.request.withCredentials).toBe(true); // a cross-origin answer may set the cookie
+      const first = FakeEventSource.latest();
+      expect(first.withCredentials).toBe(true);
+      expect(first.url).not.toContain('token-1');
+      expect(first.params.has('access_token')).toBe(false);
+      first.open().send(jobEvent(JOB_A, 3, 'Running', 0.3));
+
+      // The swap: the combined stream is another path (its own cookie), resuming by the vector.
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      const second = grant('token-2');
+      expect(second.request.withCredentials).toBe(true);
+      const combined = FakeEventSource.latest();
+      expect(combined.url).toBe(`${pathOf(combined)}?lastEventId=3.0`);
+      expect(pathOf(combined)).not.toBe(pathOf(first));
+      expect(combined.withCredentials).toBe(true);
+      combined.open().send(jobEvent(JOB_B, 2, 'Completed'), '3.2');
+      combined.send(jobEvent(JOB_A, 4, 'Completed'), '4.2');
+      expect(a.completed && b.completed).toBe(true);
+      expect(FakeEventSource.all.some((source) => source.url.includes('access_token'))).toBe(false);
+      expect(service.stats().queryFallbacks).toBe(0);
+    });
+
+    it('puts the stream on the API origin when the API lives elsewhere, with credentials', () => {
+      setup({ apiUrl: 'https://jobs.example.test/api' });
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = http.expectOne('https://jobs.example.test/api/watch');
+      const answer = answerWatch(post);
+      expect(post.request.withCredentials).toBe(true);
+      const source = FakeEventSource.latest();
+      expect(source.url).toBe(`https://jobs.example.test${answer.eventsUrl}`);
+      expect(source.withCredentials).toBe(true);
+      source.open().send(jobEvent(JOB_A, 2, 'Completed'));
+    });
+
+    it('after a cookie stream is refused before it opens, the next attempt carries a fresh token, and the service keeps to that', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      FakeEventSource.latest().fail(); // closed before open: what a 401 for a blocked cookie looks like
+      vi.advanceTimersByTime(999);
+      http.expectNone('/api/watch'); // the attempt budget's delays, unchanged
+      vi.advanceTimersByTime(1);
+      const post = grant('token-2');
+      expect(post.request.withCredentials).toBe(false);
+      let source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-2');
+      expect(source.withCredentials).toBe(false);
+      expect(service.stats().queryFallbacks).toBe(0); // not proven until it opens
+      source.open().send(jobEvent(JOB_A, 2, 'Running', 0.2), '2');
+      expect(service.stats().queryFallbacks).toBe(1);
+      expect(service.transportOf(JOB_A)).toBe('sse');
+
+      // A planned reconnect reuses the token, in the URL.
+      source.planned('lifetime', '2');
+      vi.advanceTimersByTime(0);
+      http.expectNone('/api/watch');
+      source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-2');
+      expect(source.params.get('lastEventId')).toBe('2');
+      source.open();
+
+      // A new stream, for an added job, goes straight to the token: no cookie attempt first.
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      grant('token-3');
+      const combined = FakeEventSource.latest();
+      expect(combined.params.get('access_token')).toBe('token-3');
+      expect(combined.params.get('lastEventId')).toBe('2.0');
+      combined.open().send(jobEvent(JOB_A, 3, 'Completed'), '3.0');
+      combined.send(jobEvent(JOB_B, 1, 'Completed'), '3.1');
+      expect(a.completed && b.completed).toBe(true);
+      expect(service.stats()).toMatchObject({ queryFallbacks: 1, tokens: 3, polls: 0 });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('keeps the cookie when a stream drops after opening or does not open in time', () => {
+      setup({ openTimeoutMs: 5000 });
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      FakeEventSource.latest().fail(); // refused before open: the next one tries the token…
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
+      vi.advanceTimersByTime(5000); // …which hangs: no proof either way
+      vi.advanceTimersByTime(3000);
+      grant('token-3');
+      // Still no cookie stream has opened, so this connection keeps trying the token.
+      expect(FakeEventSource.latest().params.get('access_token')).toBe('token-3');
+      FakeEventSource.latest().fail(); // out of attempts: polled, as before
+      http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 2, 'Completed'));
+      expect(a.completed).toBe(true);
+      expect(service.stats().queryFallbacks).toBe(0);
+
+      // A stream that opened by its cookie and then dropped (or hung) retries by the cookie.
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      grant('token-4');
+      const source = FakeEventSource.latest();
+      expect(source.params.has('access_token')).toBe(false);
+      source.open().fail(false);
+      vi.advanceTimersByTime(1000);
+      grant('token-5');
+      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
+      vi.advanceTimersByTime(5000); // no open in time
+      vi.advanceTimersByTime(3000);
+      grant('token-6');
+      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
+      FakeEventSource.latest()
+        .open()
+        .send(jobEvent(JOB_B, 2, 'Completed'));
+      expect(b.completed).toBe(true);
+      expect(service.stats().queryFallbacks).toBe(0);
+    });
+
+    it('once a cookie stream has opened, a refusal (a 503 at capacity) is retried by the cookie', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      const first = FakeEventSource.latest().open();
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-2');
+      expect(jobsOf(post)).toEqual([JOB_A, JOB_B]);
+      FakeEventSource.latest().fail(); // refused: cookies work here, so it is not the cookie
+      vi.advanceTimersByTime(1000);
+      grant('token-3');
+      const retry = FakeEventSource.latest();
+      expect(retry.params.has('access_token')).toBe(false);
+      expect(retry.withCredentials).toBe(true);
+      retry.open();
+      expect(first.closed).toBe(true);
+      retry.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
+      retry.send(jobEvent(JOB_B, 2, 'Completed'), '2.2');
+      expect(a.completed && b.completed).toBe(true);
+      expect(service.stats().queryFallbacks).toBe(0);
+    });
+
+    it("with streamAuth 'query', opens with the token in the URL and sends no credentials", () => {
+      setup({ streamAuth: 'query' });
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-1');
+      expect(post.request.withCredentials).toBe(false);
+      const source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-1');
+      expect(source.withCredentials).toBe(false);
+      source.open().send(jobEvent(JOB_A, 2, 'Running', 0.5), '2');
+      source.fail(false);
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
+      const next = FakeEventSource.latest();
+      expect(next.params.get('access_token')).toBe('token-2');
+      expect(next.params.get('lastEventId')).toBe('2');
+      next.open().send(jobEvent(JOB_A, 3, 'Completed'));
+      expect(a.completed).toBe(true);
+      expect(service.stats().queryFallbacks).toBe(0); // asked for, not a fallback
+    });
+
+    it("with streamAuth 'query' and withCredentials, sends the app's cookies with the token", () => {
+      setup({ streamAuth: 'query', withCredentials: true });
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      expect(grant('token-1').request.withCredentials).toBe(true);
+      const source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-1');
+      expect(source.withCredentials).toBe(true);
+      source.open().send(jobEvent(JOB_A, 2, 'Completed'));
+    });
   });
 });
 

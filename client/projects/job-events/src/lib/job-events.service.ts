@@ -39,8 +39,13 @@ export interface JobEventsStats {
   readonly polls: number;
   /** Stream tokens (`POST /watch`). */
   readonly tokens: number;
-  /** Streams opened (`GET /watch/events`), reconnects included. */
+  /** Streams opened (`GET` of a stream's `eventsUrl`), reconnects included. */
   readonly streamsOpened: number;
+  /**
+   * Times the stream cookie was refused and a token in the URL (`?access_token=`) worked
+   * instead: 0 where cookies work, else 1, and from then on every stream carries its token.
+   */
+  readonly queryFallbacks: number;
   /** `EventSource`s open (or connecting) right now. */
   readonly openStreams: number;
   /** Every request made for watching: polls + tokens + streams opened. */
@@ -66,6 +71,7 @@ export class JobEventsService {
     tokens: 0,
     streamsOpened: 0,
     openStreams: 0,
+    queryFallbacks: 0,
     starts: 0,
   });
   private readonly transports = signal<ReadonlyMap<string, JobTransport>>(new Map());
@@ -73,6 +79,7 @@ export class JobEventsService {
   private readonly pool = new StreamPool(this.http, this.config, {
     request: (kind) => this.count(kind === 'token' ? 'tokens' : 'streamsOpened'),
     streams: (delta) => this.counters.update((c) => ({ ...c, openStreams: c.openStreams + delta })),
+    queryFallback: () => this.count('queryFallbacks'),
   });
 
   /** Request and connection counters (a signal: read it in a template or a `computed`). */
@@ -202,7 +209,7 @@ export class JobEventsService {
     return pollStatus(this.http, this.config.apiUrl, ref, settings, () => this.count('polls'));
   }
 
-  private count(counter: 'polls' | 'tokens' | 'streamsOpened' | 'starts'): void {
+  private count(counter: 'polls' | 'tokens' | 'streamsOpened' | 'queryFallbacks' | 'starts'): void {
     this.counters.update((c) => ({ ...c, [counter]: c[counter] + 1 }));
   }
 

@@ -21,15 +21,17 @@ import {
 
 import { JobEventsConfig } from './config';
 import { StreamUnavailableError } from './errors';
-import { defaultEventSourceFactory, eventSource$, SseFrame } from './event-source';
+import { defaultEventSourceFactory, eventSource$, SseFrame, StreamError } from './event-source';
 import { JobEvent, JobRef, WatchToken } from './models';
 
 /** Counters the pool reports to its owner. */
 export interface PoolHooks {
-  /** One HTTP request: a stream token (`POST /watch`) or a stream (`GET /watch/events`). */
+  /** One HTTP request: a stream token (`POST /watch`) or a stream (`GET` its `eventsUrl`). */
   request(kind: 'token' | 'stream'): void;
   /** An `EventSource` was created (+1) or closed (-1). */
   streams(delta: 1 | -1): void;
+  /** The stream cookie was refused and the token in the URL worked: every later stream carries it. */
+  queryFallback(): void;
 }
 
 /** One job watched through the pool, and what its subscriber has seen. */
@@ -60,7 +62,7 @@ class Connection {
 
 /**
  * Many jobs, few connections. Every job watched through `watch()` rides a
- * shared stream (`POST /watch` for a token, then `GET /watch/events`), up to
+ * shared stream (`POST /watch` for a token, then `GET` its `eventsUrl`), up to
  * `maxJobsPerStream` jobs per stream, so a tab watching 50 jobs holds one
  * connection (two while it swaps streams; a browser allows six per site).
  *
@@ -77,6 +79,10 @@ class Connection {
  *   unless it is about to expire. Any other end of a stream is retried
  *   `reconnectDelaysMs.length` times with a fresh token; after that the
  *   stream's jobs error with `StreamUnavailableError` (the service then polls).
+ * - Auth (`streamAuth`): by the cookie `POST /watch` sets for that one stream's
+ *   path, no token in the URL. A cookie stream refused before it opens, while no
+ *   cookie stream has opened yet, is retried with `?access_token=`; once one of
+ *   those opens, cookies are evidently blocked and every later stream uses it.
  */
 export class StreamPool {
   private readonly members = new Map<string, Member>();
@@ -85,12 +91,17 @@ export class StreamPool {
   private readonly flush = new Subject<void>();
   private readonly planner: Subscription;
   private closed = false;
+  /** How streams authenticate: the configured way until the cookie proves blocked. */
+  private auth: 'cookie' | 'query';
+  /** A cookie stream has opened: cookies work here, so a later refusal has another cause. */
+  private cookieOpened = false;
 
   constructor(
     private readonly http: HttpClient,
     private readonly config: JobEventsConfig,
     private readonly hooks: PoolHooks,
   ) {
+    this.auth = config.streamAuth;
     this.planner = this.changed
       .pipe(audit(() => race(timer(config.batchMs), this.flush)))
       .subscribe(() => this.plan());
@@ -180,28 +191,49 @@ export class StreamPool {
     const delays = this.config.reconnectDelaysMs;
     let token: WatchToken | null = null;
     let planned: string | null = null; // the reason of the last planned close
+    let cookieRefused = false; // a cookie stream of this connection was refused before it opened
 
     const open$ = defer(() => {
+      const auth =
+        this.auth === 'query' || (cookieRefused && !this.cookieOpened) ? 'query' : 'cookie';
+      const credentials = auth === 'cookie' || this.config.withCredentials;
+      let opened = false;
       const reuse =
         planned !== null &&
         token !== null &&
         Date.parse(token.tokenExpiresAt) - Date.now() > this.config.tokenRefreshMarginMs;
       planned = null;
       const token$ =
-        reuse && token ? of(token) : this.mint(connection.refs).pipe(tap((t) => (token = t)));
+        reuse && token
+          ? of(token)
+          : this.mint(connection.refs, credentials).pipe(tap((t) => (token = t)));
       return token$.pipe(
         switchMap((t) => {
-          const url = this.streamUrl(connection, t);
+          const url = this.streamUrl(connection, t, auth);
           this.hooks.request('stream');
           this.hooks.streams(1);
-          return eventSource$(factory, url, { withCredentials: this.config.withCredentials }).pipe(
+          return eventSource$(factory, url, { withCredentials: credentials }).pipe(
             finalize(() => this.hooks.streams(-1)),
           );
         }),
         // A token and an open stream within openTimeoutMs, or it counts as a failed attempt.
         timeout({ first: this.config.openTimeoutMs }),
-        tap((frame) => {
-          if (frame.kind === 'reconnect') planned = frame.reason;
+        tap({
+          next: (frame) => {
+            if (frame.kind === 'open') {
+              opened = true;
+              this.authWorked(auth);
+            } else if (frame.kind === 'reconnect') {
+              planned = frame.reason;
+            }
+          },
+          error: (error: unknown) => {
+            // Closed before open is how a 401 ends (a cookie never stored), but also a 503 or a
+            // 204: the next attempt tries the token in the URL, and only its opening proves it.
+            if (auth === 'cookie' && !opened && error instanceof StreamError) {
+              cookieRefused ||= error.readyState === 2;
+            }
+          },
         }),
       );
     });
@@ -224,23 +256,43 @@ export class StreamPool {
     );
   }
 
-  private mint(refs: readonly JobRef[]): Observable<WatchToken> {
+  /** A stream opened: the cookie works, or the token in the URL does where the cookie did not. */
+  private authWorked(auth: 'cookie' | 'query'): void {
+    if (auth === 'cookie') {
+      this.cookieOpened = true;
+    } else if (this.auth === 'cookie') {
+      this.auth = 'query';
+      this.hooks.queryFallback();
+    }
+  }
+
+  /** `POST /watch`; with credentials, so that a cross-origin answer may set the stream cookie. */
+  private mint(refs: readonly JobRef[], withCredentials: boolean): Observable<WatchToken> {
     return defer(() => {
       this.hooks.request('token');
       const jobs = refs.map(({ jobType, jobId }) => ({ jobType, jobId }));
-      return this.http.post<WatchToken>(`${this.config.apiUrl}/watch`, { jobs });
+      return this.http.post<WatchToken>(
+        `${this.config.apiUrl}/watch`,
+        { jobs },
+        { withCredentials },
+      );
     });
   }
 
-  /** The stream URL with its token and, when resuming, the version vector in the token's job order. */
-  private streamUrl(connection: Connection, token: WatchToken): string {
+  /**
+   * The stream URL: the token only for `query` auth (the cookie carries it otherwise) and,
+   * when resuming, the version vector in the token's job order (not a secret).
+   */
+  private streamUrl(connection: Connection, token: WatchToken, auth: 'cookie' | 'query'): string {
     const versions = token.jobIds.map((id) =>
       Math.max(connection.sent.get(id) ?? 0, this.members.get(id)?.version ?? 0),
     );
     token.jobIds.forEach((id, i) => connection.sent.set(id, versions[i]));
-    const query = new URLSearchParams({ access_token: token.token });
+    const query = new URLSearchParams(auth === 'query' ? { access_token: token.token } : {});
     if (versions.some((v) => v > 0)) query.set('lastEventId', versions.join('.'));
-    return `${resolveUrl(this.config.apiUrl, token.eventsUrl)}?${query}`;
+    const url = resolveUrl(this.config.apiUrl, token.eventsUrl);
+    const search = query.toString();
+    return search ? `${url}?${search}` : url;
   }
 
   private onFrame(connection: Connection, frame: SseFrame): void {
