@@ -104,9 +104,11 @@ param budgetContactEmails string = ''
 
 // Not utcNow(): ARM refuses to change a budget's start date, so a new date on every
 // provision would fail every month after the first. The azd preprovision hook stores the
-// month the budget is first wanted in the environment (BUDGET_START_DATE), once.
-@description('First day of the budget period (yyyy-MM-01), fixed for the life of the budget. Set once by the azd preprovision hook; needed only with budgetContactEmails.')
-param budgetStartDate string
+// month the budget is first wanted in the environment (BUDGET_START_DATE), once. Empty by
+// default: without e-mails no budget is made and the hook sets no date, and a parameter
+// without a default would make azd prompt (and `azd up --no-prompt` fail).
+@description('First day of the budget period (yyyy-MM-01), fixed for the life of the budget. Set once by the azd preprovision hook when budgetContactEmails is first set; unused without it.')
+param budgetStartDate string = ''
 
 // ---------------------------------------------------------------- jobs
 

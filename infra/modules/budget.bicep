@@ -5,6 +5,10 @@ param name string
 param amount int
 param contactEmails array
 
+// yyyy-MM-01 exactly: a budget asked for without its date fails validation here, naming
+// this parameter, rather than somewhere inside the Consumption API.
+@minLength(10)
+@maxLength(10)
 @description('First day of the budget period (yyyy-MM-01). ARM refuses to change it once the budget exists: pass the same date on every deployment.')
 param startDate string
 

@@ -61,8 +61,29 @@ esac
 """
 
 
-def run_posix_hook(tmp_path: Path, env_values: dict[str, str]) -> dict[str, str]:
-    """Run the posix preprovision hook against a fake azd; the azd environment after it."""
+def parameter_variables() -> dict[str, str]:
+    """main.bicep parameter -> the azd environment variable main.parameters.json reads it from.
+
+    A plain ${VAR} each: azd uses the Bicep default when VAR is empty, so defaults live in
+    main.bicep only (no ${VAR=default} copy to drift)."""
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    found = {}
+    for name, entry in parameters.items():
+        match = re.fullmatch(r"\$\{([A-Z_]+)\}", entry["value"])
+        assert match, f"{name}: {entry['value']!r} is not one plain ${{VAR}} (the default lives in main.bicep)"
+        found[name] = match.group(1)
+    return found
+
+
+# What azd itself sets before any hook runs: `azd env new <name> --location <region>`
+# (or AZURE_ENV_NAME / AZURE_LOCATION in the shell) is the documented start.
+AZD_OWN = {"AZURE_ENV_NAME": "dev", "AZURE_LOCATION": "swedencentral"}
+# What the user must choose; the hook refuses to go on without it, naming it.
+USER_INPUTS = {"CORS_ALLOWED_ORIGINS": "https://app.example.com"}
+
+
+def posix_hook(tmp_path: Path, env_values: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run the posix preprovision hook against a fake azd: the process and the azd environment after it."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     azd = bin_dir / "azd"
@@ -71,9 +92,23 @@ def run_posix_hook(tmp_path: Path, env_values: dict[str, str]) -> dict[str, str]
     store = tmp_path / "azd.env"
     store.write_text("".join(f"{k}={v}\n" for k, v in env_values.items()))
     hook = load_yaml(ROOT / "azure.yaml")["hooks"]["preprovision"]["posix"]["run"]
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AZD_ENV": str(store)}
-    subprocess.run(["sh", "-eu", "-c", hook], env=env, check=True, timeout=30)
-    return dict(line.split("=", 1) for line in store.read_text().splitlines() if line)
+    # azd hands the hook its environment's values as variables too
+    inherited = {k: v for k, v in os.environ.items() if k not in set(parameter_variables().values())}
+    env = {
+        **inherited,
+        **env_values,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_AZD_ENV": str(store),
+    }
+    result = subprocess.run(["sh", "-eu", "-c", hook], env=env, capture_output=True, text=True, timeout=30, check=False)
+    return result, dict(line.split("=", 1) for line in store.read_text().splitlines() if line)
+
+
+def run_posix_hook(tmp_path: Path, env_values: dict[str, str]) -> dict[str, str]:
+    """The azd environment after a successful hook run, on top of azd's own values and the user's inputs."""
+    result, after = posix_hook(tmp_path, {**AZD_OWN, **USER_INPUTS, **env_values})
+    assert result.returncode == 0, result.stderr
+    return after
 
 
 def test_the_hook_keeps_the_signing_key_and_the_budget_start_date_once_set(tmp_path: Path) -> None:
@@ -93,25 +128,55 @@ def test_the_hook_keeps_the_signing_key_and_the_budget_start_date_once_set(tmp_p
 
 def test_the_budget_start_date_comes_from_the_azd_environment() -> None:
     main = bicep.load(bicep.MAIN)
-    assert main.params["budgetStartDate"].value is None, "no computed default: the date must not move"
+    # empty when no budget is made; a literal, never a computed date that would move
+    assert main.param_default("budgetStartDate") == ""
     assert "utcNow" not in bicep.calls(main.tree.root_node)
-    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
-    assert parameters["budgetStartDate"]["value"] == "${BUDGET_START_DATE}"
-    assert parameters["budgetContactEmails"]["value"] == "${BUDGET_CONTACT_EMAILS}"
+    assert parameter_variables()["budgetStartDate"] == "BUDGET_START_DATE"
+    assert parameter_variables()["budgetContactEmails"] == "BUDGET_CONTACT_EMAILS"
     assert bicep.text(bicep.module_params(main, "budget")["startDate"]) == "budgetStartDate"
-    [budget] = bicep.load(bicep.MODULES / "budget.bicep").resources("Microsoft.Consumption/budgets@")
-    assert bicep.text(bicep.path(budget.body, "properties", "timePeriod", "startDate")) == "startDate"
+    budget = bicep.load(bicep.MODULES / "budget.bicep")
+    [resource] = budget.resources("Microsoft.Consumption/budgets@")
+    assert bicep.text(bicep.path(resource.body, "properties", "timePeriod", "startDate")) == "startDate"
+    # a budget asked for without its date fails on this parameter, not quietly later
+    assert bicep.decorator_values(budget.params["startDate"], "minLength") == [len("2026-01-01")]
+    assert budget.params["startDate"].value is None
+
+
+def test_no_parameter_can_make_azd_prompt(tmp_path: Path) -> None:
+    """azd prompts for a parameter without a default whose variable is empty or unset, and
+    `azd up --no-prompt` then fails. So each one is azd's own, a checked user input, or set
+    by the hook on every run."""
+    main = bicep.load(bicep.MAIN)
+    variables = parameter_variables()
+    after = run_posix_hook(tmp_path, {})
+    for name, decl in main.params.items():
+        if decl.value is not None:
+            continue
+        assert name in variables, f"{name} has no default and no value in main.parameters.json: azd would prompt"
+        var = variables[name]
+        assert after.get(var), f"{name}: {var} is empty after the hook, so azd would prompt"
+    # the checked inputs really are checked: without one the hook stops and names it
+    for var in USER_INPUTS:
+        result, _ = posix_hook(tmp_path, {**AZD_OWN, **{k: v for k, v in USER_INPUTS.items() if k != var}})
+        assert result.returncode != 0 and var in result.stderr, result
+
+
+def test_the_hook_refuses_a_wildcard_origin(tmp_path: Path) -> None:
+    for origins in ("*", "https://app.example.com,*", "https://*.example.com"):
+        result, after = posix_hook(tmp_path, {**AZD_OWN, "CORS_ALLOWED_ORIGINS": origins})
+        assert result.returncode != 0 and "CORS_ALLOWED_ORIGINS" in result.stderr, origins
+        assert "STREAM_TOKEN_SIGNING_KEY" not in after, "stopped before doing anything"
+    windows = load_yaml(ROOT / "azure.yaml")["hooks"]["preprovision"]["windows"]["run"]
+    assert "$env:CORS_ALLOWED_ORIGINS" in windows and ".Contains('*')" in windows and "exit 1" in windows
 
 
 def test_parameters_file_covers_main_bicep() -> None:
     main = bicep.load(bicep.MAIN)
-    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
-    assert set(parameters) <= set(main.params), set(parameters) - set(main.params)
+    variables = parameter_variables()  # each a plain ${VAR}: from the azd environment, not the file
+    assert set(variables) <= set(main.params), set(variables) - set(main.params)
     required = {name for name, d in main.params.items() if d.value is None}
-    assert required <= set(parameters), required - set(parameters)
-    for name in main.secure_params():
-        value = parameters[name]["value"]
-        assert re.fullmatch(r"\$\{[A-Z_]+\}", value), f"{name} must come from the azd environment, not the file"
+    assert required <= set(variables), required - set(variables)
+    assert main.secure_params() <= set(variables)
 
 
 def test_api_base_url_is_an_output() -> None:
