@@ -173,7 +173,12 @@ var budgetEmails = filter(map(split(budgetContactEmails, ','), email => trim(ema
 // Platform CORS gets the list settings.py makes of CORS_ALLOWED_ORIGINS: split on commas,
 // trimmed, empty entries dropped, trailing '/' dropped. An origin is scheme://host[:port],
 // so its first three '/'-separated parts are all of it (anything longer the app refuses).
-var corsEntries = filter(map(split(corsAllowedOrigins, ','), origin => trim(origin)), origin => !empty(origin))
+// Platform CORS allows credentials (the stream cookie), so no wildcard entry ever reaches
+// it: the hook refuses one, the app refuses '*' in Azure, and it is dropped here as well.
+var corsEntries = filter(
+  map(split(corsAllowedOrigins, ','), origin => trim(origin)),
+  origin => !empty(origin) && !contains(origin, '*')
+)
 var corsOrigins = map(corsEntries, origin => join(take(split(origin, '/'), 3), '/'))
 var storageQueueNames = jobsQueueBackend == 'storage' ? [jobsQueueName, '${jobsQueueName}-poison'] : []
 

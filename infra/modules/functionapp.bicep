@@ -88,9 +88,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // Credentials on: the stream endpoints authenticate with an HttpOnly cookie that the
+      // token endpoints set, and a cross-origin SPA sends it only when the answer names its
+      // origin and allows credentials. Only the listed origins get that, never '*'. Platform
+      // CORS answers instead of the app's middleware in Azure.
       cors: {
         allowedOrigins: corsAllowedOrigins
-        supportCredentials: false
+        supportCredentials: true
       }
     }
     functionAppConfig: {
@@ -140,7 +144,7 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
 
 // Easy Auth validates Entra tokens and sets X-MS-CLIENT-PRINCIPAL-ID, which the code
 // trusts in easyauth mode. Unauthenticated requests are let through (the SSE stream
-// carries its own token in the query string, /api/health is public) and the code answers
+// carries its own credential, the stream cookie or the query token; /api/health is public) and the code answers
 // 401 where a principal is needed. With the platform enabled, client-sent X-MS-* headers
 // are stripped, so they cannot be forged.
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (authMode == 'easyauth') {

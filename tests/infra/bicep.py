@@ -289,12 +289,21 @@ FUNCTIONS: dict[str, Callable[..., object]] = {
     "length": len,
     "map": lambda items, fn: [fn(x) for x in items],
     "filter": lambda items, fn: [x for x in items if fn(x)],
+    "contains": lambda container, item: item in container,
+}
+
+# Operators evaluated strictly (Bicep's && and || short-circuit; no test relies on either way).
+OPERATORS: dict[str, Callable[[object, object], object]] = {
+    "&&": lambda a, b: bool(a) and bool(b),
+    "||": lambda a, b: bool(a) or bool(b),
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
 }
 
 
 def evaluate(node: Node, scope: dict[str, object], variables: dict[str, Decl] | None = None) -> object:
     """The value of an expression made of literals, names in `scope`, `variables` (followed
-    to their declarations), the FUNCTIONS above, lambdas, `!` and `?:`. Anything else raises
+    to their declarations), the FUNCTIONS and OPERATORS above, lambdas, `!` and `?:`. Anything else raises
     NotLiteral: a test then learns that it checks less than it thinks."""
     variables = variables or {}
     kind = node.type
@@ -311,6 +320,12 @@ def evaluate(node: Node, scope: dict[str, object], variables: dict[str, Decl] | 
         return evaluate(named(node)[0], scope, variables)
     if kind == "unary_expression" and text(node).startswith("!"):
         return not evaluate(named(node)[0], scope, variables)
+    if kind == "binary_expression":
+        left, right = named(node)
+        operator = next(text(c) for c in node.children if not c.is_named)
+        if operator not in OPERATORS:
+            raise NotLiteral(f"no evaluator for {operator}")
+        return OPERATORS[operator](evaluate(left, scope, variables), evaluate(right, scope, variables))
     if kind == "ternary_expression":
         condition, yes, no = named(node)
         return evaluate(yes if evaluate(condition, scope, variables) else no, scope, variables)

@@ -48,7 +48,8 @@ def test_web_hardening() -> None:
 def test_platform_cors_and_the_app_setting_come_from_one_parameter() -> None:
     cors = bicep.path(site().body, "properties", "siteConfig", "cors")
     assert bicep.text(bicep.path(cors, "allowedOrigins")) == "corsAllowedOrigins"
-    assert bicep.literal(bicep.path(cors, "supportCredentials")) is False
+    # credentials on: the stream cookie crosses origins only with them (tested below: never with '*')
+    assert bicep.literal(bicep.path(cors, "supportCredentials")) is True
     assert bicep.text(main_params()["corsAllowedOrigins"]) == "corsOrigins"
     assert bicep.text(bicep_settings()["CORS_ALLOWED_ORIGINS"][0]) == "corsAllowedOrigins"
     main = bicep.load(bicep.MAIN)
@@ -79,6 +80,23 @@ def test_platform_cors_is_the_list_the_app_makes(given: str, monkeypatch: pytest
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", given)
     assert platform == app_settings.load_settings().cors_origins
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["*", " * ", "https://app.example.com,*", "*,https://app.example.com", "https://*.example.com", "http://*"],
+)
+def test_credentialed_cors_never_allows_a_wildcard(given: str) -> None:
+    """With supportCredentials on, an origin list holding '*' would hand the stream cookie to
+    any site that asks; such entries never reach platform CORS, whatever the parameter says."""
+    cors = bicep.path(site().body, "properties", "siteConfig", "cors")
+    assert bicep.literal(bicep.path(cors, "supportCredentials")) is True
+    main = bicep.load(bicep.MAIN)
+    platform = bicep.evaluate(main.variables["corsOrigins"].value, {"corsAllowedOrigins": given}, main.variables)
+    assert isinstance(platform, list)
+    assert not [origin for origin in platform if "*" in origin], platform
+    named = [o.strip() for o in given.split(",") if o.strip() and "*" not in o]
+    assert platform == named  # the named origins stay
 
 
 def test_budget_contacts_are_split_like_the_origins() -> None:
