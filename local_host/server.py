@@ -121,8 +121,8 @@ class LocalHost:
         )
 
     def begin_shutdown(self) -> None:
-        """First step of SIGTERM: streams say `reconnect` and end; no new messages are taken."""
-        self.services.streams.shutdown()
+        """First step of SIGTERM, as the Functions host does it: no new messages are taken.
+        (The streams' planned `reconnect` is the app's own: notify/signals.py.)"""
         for worker in self.workers:
             worker.stop_receiving()
 
@@ -245,8 +245,8 @@ def build_app(
 
 
 class Server(uvicorn.Server):
-    """Ends streams as soon as SIGTERM arrives, so open connections can finish and
-    uvicorn's own graceful shutdown does not wait on them."""
+    """Stops taking queue messages as soon as SIGTERM arrives; running jobs get
+    SHUTDOWN_GRACE_SECONDS, then their messages are released."""
 
     def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
         super().__init__(config)

@@ -22,6 +22,7 @@ from enum import StrEnum
 from jobs.clock import Clock, SystemClock
 from notify import sse
 from notify.hub import Change, Hub
+from notify.signals import chain_shutdown
 from telemetry.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,10 @@ class StreamManager:
         measure.open_streams.add(1)
         measure.streams_opened.add(1, {"resumed": stream.resumed, "jobs": "one" if len(job_ids) == 1 else "many"})
         if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="sse-ticker")
+            loop = asyncio.get_running_loop()
+            self._ticker = loop.create_task(self._tick(), name="sse-ticker")
+            # Streams are opening, so the server is serving and owns the signals by now.
+            chain_shutdown(self.shutdown, loop)
         return stream
 
     def record_close(self, reason: CloseReason) -> None:

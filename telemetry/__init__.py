@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telemetry.logs import install_filter
+from telemetry.logs import harden
 from telemetry.metrics import configure
 
 if TYPE_CHECKING:
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def configure_telemetry(settings: Settings) -> bool:
-    """Called once at start-up: True when telemetry is exported to Application Insights."""
-    install_filter()
+    """Called once at start-up (the import of function_app.py): True when telemetry is
+    exported to Application Insights."""
+    harden()
     return configure(settings)

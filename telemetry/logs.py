@@ -5,6 +5,10 @@
   customDimensions and the local console prints them.
 - Redaction: handlers log route templates, not URLs, but the filter also scrubs
   anything that looks like a token or a query string, in case a library logs a URL.
+- Under every host: `harden()` runs when `function_app.py` is imported, because the
+  Functions worker configures logging itself (the root logger at INFO, and its
+  uvicorn's default config, access log included). Loggers' filters and the levels
+  of loggers that uvicorn's config does not name survive that; handler set-up does not.
 """
 
 from __future__ import annotations
@@ -76,22 +80,49 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{' '.join(tags)}]" if tags else line
 
 
+# The Azure SDKs log each storage request (several lines) at INFO: in Azure that is
+# billed ingestion, and the feed watcher makes requests all the time.
+QUIET_LOGGERS = ("azure", "uamqp", "aiohttp.access")
+# uvicorn's access log prints each request line with its query string (a stream
+# token there); the `api` logger writes a query-free line for every request instead.
+ACCESS_LOGGERS = ("uvicorn.access",)
+# uvicorn's own messages stay, redacted in case one carries a URL.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error")
+
+
+class DropFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _add_once(target: logging.Logger | logging.Handler, kind: type[logging.Filter]) -> None:
+    if not any(isinstance(f, kind) for f in target.filters):
+        target.addFilter(kind())
+
+
+def harden() -> None:
+    """What every process that imports the app needs, whoever configured logging."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ACCESS_LOGGERS:
+        _add_once(logging.getLogger(name), DropFilter)
+    for name in SERVER_LOGGERS:
+        _add_once(logging.getLogger(name), ContextFilter)
+    install_filter()
+
+
 def configure_logging(level: int = logging.INFO) -> None:
+    """The local host's console: one text handler on the root logger."""
     handler = logging.StreamHandler()
     handler.setFormatter(TextFormatter())
-    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # The Azure SDKs log every request URL at INFO; keep them to warnings.
-    for noisy in ("azure", "uamqp", "aiohttp.access", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    harden()
 
 
 def install_filter() -> None:
     """Add the correlation/redaction filter to the handlers someone else configured
     (the Functions worker's), without replacing them."""
-    root = logging.getLogger()
-    for handler in root.handlers:
-        if not any(isinstance(f, ContextFilter) for f in handler.filters):
-            handler.addFilter(ContextFilter())
+    for handler in logging.getLogger().handlers:
+        _add_once(handler, ContextFilter)

@@ -14,7 +14,7 @@ from jobs.runner import JobRunner
 from notify.hub import Hub
 from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
-from telemetry.logs import ContextFilter, correlated
+from telemetry.logs import ContextFilter, correlated, harden
 from telemetry.snapshot import snapshot, total
 from tests.support.processes import isolated_settings
 
@@ -115,6 +115,34 @@ def test_log_records_carry_job_and_invocation_ids_and_no_tokens(caplog):
     assert all(r.jobId == "job-1" and r.invocationId == "inv-9" for r in caplog.records)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert token not in text and "access_token=[redacted]" in text and "Bearer [redacted]" in text
+
+
+def test_harden_survives_uvicorns_default_logging_config(capsys):
+    """What the worker does after importing the app: root at INFO, then uvicorn's dictConfig."""
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    harden()
+    try:
+        logging.config.dictConfig(LOGGING_CONFIG)
+        root.setLevel(logging.INFO)
+        root.handlers[:] = [logging.StreamHandler()]
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "1.2.3.4", "GET", "/e?access_token=s", "1.1", 200
+        )
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").info("Request URL: 'http://x/t?$top=1'")
+        logging.getLogger("uvicorn.error").info("GET /x?access_token=secret2")
+        logging.getLogger("api").info("still heard")
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    written = capsys.readouterr()
+    text = written.out + written.err
+    assert "still heard" in text and "[redacted]" in text
+    assert "access_token=s" not in text and "secret2" not in text and "Request URL" not in text
 
 
 def test_health_tells_the_truth_with_storage_up_and_down(host_factory, own_azurite):
