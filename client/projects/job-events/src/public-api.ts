@@ -16,6 +16,7 @@ export { JobPollTimeoutError, StreamUnavailableError } from './lib/errors';
 export {
   JobEventsService,
   newerVersionsOnly,
+  type JobEventsHeld,
   type JobEventsStats,
   type WatchOptions,
 } from './lib/job-events.service';

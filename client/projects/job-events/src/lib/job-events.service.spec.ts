@@ -604,6 +604,100 @@ describe('JobEventsService.watchJob', () => {
     http.expectNone('/api/watch');
   });
 
+  describe('bookkeeping (what a long session would accumulate)', () => {
+    const NOTHING = { watches: [], transports: [], members: [], streams: [] };
+    /** Every job id the service or its pool still holds, wherever it is held. */
+    const named = () => {
+      const held = service.held();
+      return new Set([
+        ...held.watches,
+        ...held.transports,
+        ...held.members,
+        ...held.streams.flat(),
+      ]);
+    };
+
+    it('names no job once its terminal event is delivered, over a stream', () => {
+      setup();
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant();
+      const source = FakeEventSource.latest().open();
+      expect(service.held()).toEqual({
+        watches: [JOB_A],
+        transports: [JOB_A],
+        members: [JOB_A],
+        streams: [[JOB_A]],
+      });
+      source.send(jobEvent(JOB_A, 2, 'Completed'));
+      expect(service.held()).toEqual(NOTHING);
+    });
+
+    it('on a shared stream, only that stream still names a finished job, until it closes', () => {
+      setup();
+      watch(JOB_A);
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      grant();
+      const source = FakeEventSource.latest().open();
+      source.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
+      // Its token names both jobs (bounded: maxJobsPerStream, for the stream's life).
+      expect(service.held()).toEqual({
+        watches: [JOB_B],
+        transports: [JOB_B],
+        members: [JOB_B],
+        streams: [[JOB_A, JOB_B]],
+      });
+      b.subscription.unsubscribe();
+      expect(source.closed).toBe(true);
+      expect(service.held()).toEqual(NOTHING);
+    });
+
+    it('names no job once its subscriber unsubscribes, streamed, polled or falling back', () => {
+      setup({ reconnectDelaysMs: [] });
+      const [a, b] = [watch(JOB_A), watch(JOB_B, 'polling')];
+      http.expectOne(`/api/jobs/Sleep/${JOB_B}`).flush(jobEvent(JOB_B, 1, 'Running'));
+      vi.advanceTimersByTime(100);
+      grant();
+      FakeEventSource.latest().fail(); // refused, no attempts left: A falls back to polling
+      http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 1, 'Running'));
+      expect(named()).toEqual(new Set([JOB_A, JOB_B]));
+      a.subscription.unsubscribe();
+      expect(named()).toEqual(new Set([JOB_B]));
+      b.subscription.unsubscribe();
+      expect(service.held()).toEqual(NOTHING);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('names no job after a fallback poll sees its terminal state', () => {
+      setup({ reconnectDelaysMs: [] });
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant();
+      FakeEventSource.latest().fail();
+      http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 3, 'Failed'));
+      expect(service.held()).toEqual(NOTHING);
+    });
+
+    it('holds nothing for a watch that is never subscribed to', () => {
+      setup();
+      const unused = service.watchJob('Sleep', JOB_A); // e.g. an async pipe never rendered
+      expect(service.held()).toEqual(NOTHING);
+      // Still one watch per job once it is used.
+      const other = watch(JOB_A);
+      const shown: number[] = [];
+      unused.subscribe((event) => shown.push(event.version));
+      vi.advanceTimersByTime(100);
+      grant();
+      FakeEventSource.latest()
+        .open()
+        .send(jobEvent(JOB_A, 2, 'Completed'));
+      expect([versions(other), shown]).toEqual([[2], [2]]);
+      expect(FakeEventSource.all).toHaveLength(1);
+      expect(service.held()).toEqual(NOTHING);
+    });
+  });
+
   it('cancels the fallback poll and its timers when unsubscribed', () => {
     setup({ reconnectDelaysMs: [] });
     const a = watch(JOB_A);

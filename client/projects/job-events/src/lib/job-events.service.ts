@@ -54,6 +54,18 @@ export interface JobEventsStats {
   readonly starts: number;
 }
 
+/** What `JobEventsService.held()` reports: job ids, by where they are held. */
+export interface JobEventsHeld {
+  /** Jobs with a live `watchJob` watch. */
+  readonly watches: readonly string[];
+  /** Jobs with a transport (what `watching` counts). */
+  readonly transports: readonly string[];
+  /** Jobs riding the stream pool. */
+  readonly members: readonly string[];
+  /** The jobs each open (or opening) stream still names. */
+  readonly streams: readonly (readonly string[])[];
+}
+
 /**
  * Start jobs and watch them finish.
  *
@@ -155,7 +167,7 @@ export class JobEventsService {
       }),
       share({ connector: () => new ReplaySubject<JobEvent>(1) }),
     );
-    this.watches.set(jobId, watch);
+    // Registered on subscribe only (above), so a watch nobody subscribes to holds nothing.
     return watch;
   }
 
@@ -170,6 +182,19 @@ export class JobEventsService {
     options: Omit<PollOptions, 'injector'>,
   ): Observable<JobEvent> {
     return this.poll({ jobType, jobId }, pollSettings(this.config.poll, options));
+  }
+
+  /**
+   * The job ids the service holds right now: its watches, the transports `watching`
+   * counts, and the stream pool's members and streams. A diagnostic for leak checks:
+   * once every watch has ended, every list is empty.
+   */
+  held(): JobEventsHeld {
+    return {
+      watches: [...this.watches.keys()],
+      transports: [...this.transports().keys()],
+      ...this.pool.held(),
+    };
   }
 
   /** How a job is watched right now (undefined when it is not watched). Reactive. */

@@ -125,6 +125,14 @@ export class StreamPool {
     });
   }
 
+  /** The job ids the pool holds: its members, and the jobs each stream names (for leak checks). */
+  held(): { members: string[]; streams: string[][] } {
+    return {
+      members: [...this.members.keys()],
+      streams: this.connections.map((c) => [...new Set([...c.ids, ...c.sent.keys()])]),
+    };
+  }
+
   /** Closes every stream; later `watch()` calls error at once. */
   close(): void {
     this.closed = true;
