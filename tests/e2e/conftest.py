@@ -112,7 +112,8 @@ def classify(method: str, path: str) -> str:
     """What an API request is for."""
     if path == "/api/watch" and method == "POST":
         return "token"
-    if path == "/api/watch/events":
+    # /api/watch/{streamId}/events (by its cookie), or /api/watch/events (token only).
+    if path.startswith("/api/watch/") and path.endswith("/events"):
         return "stream"
     if path.startswith("/api/jobs/"):
         parts = path.split("/")  # ['', 'api', 'jobs', type, id-or-start, ...]
