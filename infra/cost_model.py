@@ -22,6 +22,10 @@ class Prices:
     taken: str = "2026-11-28"
     # Flex Consumption, on-demand meters; the free grant is per subscription and month
     flex_gb_s: float = 0.000026
+    # How Flex rounds billed time: at least 1,000 ms per execution, then up to the next
+    # 100 ms (billed_seconds() applies it; the only home of both figures)
+    flex_min_billed_seconds: float = 1.0
+    flex_billing_step_seconds: float = 0.1
     flex_per_million_executions: float = 0.40
     flex_free_gb_s: float = 100_000
     flex_free_executions: float = 250_000
@@ -42,6 +46,17 @@ class Prices:
     # The plan being replaced: App Service B1, Linux
     b1_per_hour: float = 0.018
     hours_per_month: float = 730
+
+
+# --- telemetry inputs: bytes of log the app really emits, as ingested by Log Analytics --------
+# PROVISIONAL (2026-12-01): estimates, not yet measured. The lead engineer measures them after
+# the logging fix (azure SDK loggers at WARNING, no uvicorn access log) by counting what the
+# app writes to Application Insights for a known number of jobs and stream-hours, minus an
+# idle hour; replace the three figures with the measurement, rerun the script and paste its
+# tables into docs/cost.md (tests/infra checks they match).
+LOG_BYTES_PER_JOB = 2_000  # app log lines and metric points for one job (start, claim, progress, terminal)
+LOG_BYTES_PER_STREAM_HOUR = 10_000  # one stream open for an hour: 20 planned reconnects, their log lines
+LOG_BYTES_PER_IDLE_HOUR = 420_000  # nothing to do: periodic metric export (~20 series a minute) + 60 sweeps
 
 
 @dataclass(frozen=True)
@@ -70,21 +85,30 @@ class Deployment:
     watch_poll_seconds: float = 0.75  # WATCH_POLL_SECONDS: one feed read per tick per HTTP instance
     watch_reconcile_seconds: float = 30.0  # WATCH_RECONCILE_SECONDS
     sweep_runs_per_month: float = 730 * 60  # JOBS_SWEEP_SCHEDULE every minute
-    sweep_seconds: float = 0.5  # billed time of one sweep
-    short_request_seconds: float = 0.1  # start, watch, token
+    sweep_seconds: float = 0.5  # run time of one sweep (billed as billed_seconds() of it)
+    short_request_seconds: float = 0.1  # run time of start, watch, token (billed likewise)
     short_requests_per_job: float = 2.0  # POST start + POST watch
     lock_duration_seconds: float = 60.0  # jobsLockDuration: about one renewal per minute of a job
     queue_polling_seconds: float = 2.0  # host.json queues.maxPollingInterval (storage backend)
     servicebus_idle_ops_per_hour: float = 120.0  # scale monitoring of the queue (estimate)
     host_lease_ops_per_hour: float = 600.0  # host + timer-listener blob leases, per live instance (estimate)
-    telemetry_kb_per_execution: float = 1.5  # a request row + two host trace rows, billed size
-    telemetry_kb_per_job: float = 2.0  # the app's own log lines and metrics for a job
-    telemetry_kb_per_instance_hour: float = 360.0  # periodic metrics (about 20 series a minute)
+    # The Functions host's own rows, outside the app's log volume above: a request row and two
+    # trace rows per execution (estimate; requests are not sampled, host.json)
+    host_telemetry_bytes_per_execution: float = 1_500
+    log_bytes_per_job: float = LOG_BYTES_PER_JOB
+    log_bytes_per_stream_hour: float = LOG_BYTES_PER_STREAM_HOUR
+    log_bytes_per_idle_hour: float = LOG_BYTES_PER_IDLE_HOUR
     job_row_kb: float = 1.0
     job_retention_months: float = 12.0
     package_gb: float = 0.1
     key_vault_operations_per_month: float = 3_000  # reference refreshes on instance starts
     queue_backend: str = "servicebus"  # jobsQueueBackend
+
+
+def billed_seconds(seconds: float, prices: Prices = Prices()) -> float:
+    """Billed time of one execution that runs `seconds`: at least the minimum, then whole steps."""
+    steps = math.ceil(round(seconds / prices.flex_billing_step_seconds, 9))  # 1.1 / 0.1 is 11.000000000000002
+    return max(prices.flex_min_billed_seconds, steps * prices.flex_billing_step_seconds)
 
 
 def busy_instances(mean_concurrent: float, per_instance: int) -> float:
@@ -145,11 +169,14 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     no_stream = math.exp(-load.viewers)  # short requests bill on their own only then
     concurrent_jobs = load.jobs_per_day / (load.active_hours_per_day * 3600) * load.job_seconds
     worker_instances = busy_instances(concurrent_jobs, dep.worker_per_instance_concurrency)
+    # Short executions bill the 1 s minimum. Streams and jobs are billed as instance busy time:
+    # their activity periods last tens of seconds, where rounding up to 100 ms is noise.
+    request_billed = billed_seconds(dep.short_request_seconds, prices)
     gb_s = {
         "http streams": memory_gb * active_seconds * http_instances,
-        "http requests": memory_gb * jobs * dep.short_requests_per_job * dep.short_request_seconds * no_stream,
+        "http requests": memory_gb * jobs * dep.short_requests_per_job * request_billed * no_stream,
         "worker": memory_gb * active_seconds * worker_instances,
-        "timer": memory_gb * dep.sweep_runs_per_month * dep.sweep_seconds,
+        "timer": memory_gb * dep.sweep_runs_per_month * billed_seconds(dep.sweep_seconds, prices),
     }
     stream_opens = jobs / load.jobs_per_stream + load.viewers * active_seconds / load.stream_lifetime_seconds
     executions = stream_opens + jobs * dep.short_requests_per_job + jobs + dep.sweep_runs_per_month
@@ -194,11 +221,15 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     table_gb = jobs * dep.job_row_kb * dep.job_retention_months / 1e6
     storage_capacity = table_gb * prices.table_gb_month + dep.package_gb * prices.blob_gb_month
 
+    # Log volume from what the app emits (LOG_BYTES_* above) and the load's jobs and
+    # stream-hours, plus the host's rows per execution.
+    stream_hours = load.viewers * active_seconds / 3600
     telemetry_gb = (
-        executions * dep.telemetry_kb_per_execution
-        + jobs * dep.telemetry_kb_per_job
-        + live_instance_hours * dep.telemetry_kb_per_instance_hour
-    ) / 1e6
+        jobs * dep.log_bytes_per_job
+        + stream_hours * dep.log_bytes_per_stream_hour
+        + prices.hours_per_month * dep.log_bytes_per_idle_hour
+        + executions * dep.host_telemetry_bytes_per_execution
+    ) / 1e9
     telemetry = max(0.0, telemetry_gb - prices.log_free_gb) * prices.log_per_gb
     key_vault = dep.key_vault_operations_per_month / 1e4 * prices.key_vault_per_10k_operations
 
@@ -264,6 +295,54 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def sensitivities(dep: Deployment = Deployment(), prices: Prices = Prices()) -> list[str]:
+    """The Markdown table of what-ifs around the deployed defaults (docs/cost.md embeds it)."""
+    loads = {load.name: load for load in REFERENCE_LOADS}
+    typical, small, busy = loads["typical"], loads["small"], loads["busy"]
+
+    def cost(load: Load, d: Deployment = dep, p: Prices = prices) -> str:
+        return f"USD {_money(monthly_cost(load, d, p).total)}"
+
+    big = replace(dep, instance_memory_mb=2048)
+    big_even = break_even(typical, big, prices)
+    crowd = replace(busy, viewers=20)
+    low_concurrency = replace(dep, http_per_instance_concurrency=4)
+    loud = replace(
+        dep, log_bytes_per_job=10 * dep.log_bytes_per_job, log_bytes_per_stream_hour=10 * dep.log_bytes_per_stream_hour
+    )
+    rows = [
+        (
+            "typical load with 2,048 MB instances",
+            f"{cost(typical, big)} (break-even: ~{round(big_even.jobs_per_day, -1):,.0f} jobs/day)",
+        ),
+        ("small load with 2,048 MB instances", cost(small, big)),
+        (
+            "busy load with 20 viewers, HTTP per-instance concurrency 4 instead of 1,000",
+            f"{cost(crowd, low_concurrency)} instead of {cost(crowd)}",
+        ),
+        (
+            "typical load, streams open all 10 active hours (dashboards left open: 10 viewers)",
+            cost(replace(typical, viewers=10)),
+        ),
+        ("typical load, streams open around the clock", cost(replace(typical, viewers=10, active_hours_per_day=24))),
+        (
+            "typical load, storage-queue backend instead of Service Bus",
+            cost(typical, replace(dep, queue_backend="storage")),
+        ),
+        (
+            "typical load, the subscription's Flex free grant already used by other apps",
+            cost(typical, dep, replace(prices, flex_free_gb_s=0)),
+        ),
+        ("typical load, 10 x the log bytes per job and per stream-hour", cost(typical, loud)),
+        (
+            "typical load, 10 x those log bytes and the 5 GB log grant used elsewhere",
+            cost(typical, loud, replace(prices, log_free_gb=0)),
+        ),
+    ]
+    lines = ["Sensitivities (same script, other parameters):", "", "| change | monthly cost |", "|---|---:|"]
+    return lines + [f"| {label} | {value} |" for label, value in rows]
+
+
 def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
     costs = [monthly_cost(load, dep, prices) for load in REFERENCE_LOADS]
     polling = "/".join(sorted({f"{load.polling_interval_seconds:g}" for load in REFERENCE_LOADS}))
@@ -317,6 +396,8 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         f"The B1 price buys {b1_gb_s:,.0f} GB-s of Flex time a month, free grant included: "
         f"{b1_instance_hours:,.0f} instance-hours at {dep.instance_memory_mb} MB "
         f"({b1_instance_hours / (prices.hours_per_month / 24):.1f} hours a day of one busy instance).",
+        "",
+        *sensitivities(dep, prices),
     ]
     return "\n".join(lines)
 

@@ -34,16 +34,20 @@ def test_typical_load_against_a_hand_calculation() -> None:
     p_job = 1 - math.exp(-(300 / 36_000) * 45)  # 0.3127: some job is running (32 per instance)
     gb_s = (
         0.5 * active_s * p_stream  # HTTP instance kept busy by streams: 215,424
-        + 0.5 * jobs * 2 * 0.1 * math.exp(-0.5)  # start/watch requests when no stream is open: 553
+        + 0.5
+        * jobs
+        * 2
+        * 1.0
+        * math.exp(-0.5)  # start/watch requests (0.1 s, billed 1 s) when no stream is open: 5,535
         + 0.5 * active_s * p_job  # worker instance: 171,209
-        + 0.5 * 730 * 60 * 0.5  # sweeper every minute, 0.5 s: 10,950
+        + 0.5 * 730 * 60 * 1.0  # sweeper every minute (0.5 s, billed 1 s): 21,900
     )
-    assert gb_s == pytest.approx(398_137, abs=1)
+    assert gb_s == pytest.approx(414_068, abs=1)
     flex = (gb_s - 100_000) * 0.000026  # executions stay under the 250,000 free grant
     assert cost.executions == pytest.approx(jobs + 0.5 * active_s / 180 + 2 * jobs + jobs + 43_800)
     assert cost.executions < 250_000
     assert cost.flex == pytest.approx(flex)
-    assert cost.flex == pytest.approx(7.75, abs=0.01)
+    assert cost.flex == pytest.approx(8.17, abs=0.01)
 
     servicebus = (3 * jobs + 120 * 730) / 1e6 * 0.05
     assert cost.servicebus == pytest.approx(servicebus)
@@ -54,12 +58,100 @@ def test_typical_load_against_a_hand_calculation() -> None:
     assert cost.storage_transactions == pytest.approx(storage)
 
     capacity = jobs * 12 / 1e6 * 0.045 + 0.1 * 0.0208
-    telemetry_gb = (cost.executions * 1.5 + jobs * 2 + live_hours * 360) / 1e6
+    stream_hours = 0.5 * active_s / 3600  # 152
+    log = cost_model
+    telemetry_gb = (
+        jobs * log.LOG_BYTES_PER_JOB
+        + stream_hours * log.LOG_BYTES_PER_STREAM_HOUR
+        + 730 * log.LOG_BYTES_PER_IDLE_HOUR
+        + cost.executions * 1_500  # the host's rows
+    ) / 1e9
     assert cost.telemetry_gb == pytest.approx(telemetry_gb)
     assert cost.telemetry == 0  # under the 5 GB free grant
     total = flex + servicebus + storage + capacity + 3_000 / 1e4 * 0.03
     assert cost.total == pytest.approx(total)
-    assert cost.total == pytest.approx(8.36, abs=0.01)
+    assert cost.total == pytest.approx(8.77, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("runs", "billed"),
+    [
+        (0.0, 1.0),
+        (0.1, 1.0),
+        (0.5, 1.0),
+        (0.999, 1.0),
+        (1.0, 1.0),
+        (1.0001, 1.1),
+        (1.1, 1.1),  # 1.1 / 0.1 is 11.000000000000002 in floating point: still 1.1
+        (1.15, 1.2),
+        (2.3, 2.3),
+        (59.95, 60.0),
+    ],
+)
+def test_flex_bills_at_least_a_second_then_in_100_ms_steps(runs: float, billed: float) -> None:
+    assert cost_model.billed_seconds(runs) == pytest.approx(billed)
+
+
+def test_the_billing_rule_has_one_home_and_reaches_short_executions() -> None:
+    prices = cost_model.Prices()
+    assert (prices.flex_min_billed_seconds, prices.flex_billing_step_seconds) == (1.0, 0.1)
+    dep = cost_model.Deployment()
+    assert dep.sweep_seconds < prices.flex_min_billed_seconds  # so the minimum is what a sweep costs
+    assert dep.short_request_seconds < prices.flex_min_billed_seconds
+    cost = cost_model.monthly_cost(typical())
+    memory_gb = dep.instance_memory_mb / 1024
+    assert cost.gb_s["timer"] == pytest.approx(memory_gb * dep.sweep_runs_per_month * 1.0)
+    # a different rule in Prices changes the bill: nothing else holds the 1 s or the 0.1 s
+    no_minimum = cost_model.replace(prices, flex_min_billed_seconds=0.0)
+    cheaper = cost_model.monthly_cost(typical(), prices=no_minimum)
+    assert cheaper.gb_s["timer"] == pytest.approx(memory_gb * dep.sweep_runs_per_month * dep.sweep_seconds)
+    assert cheaper.gb_s["http requests"] < cost.gb_s["http requests"]
+    coarse = cost_model.replace(prices, flex_billing_step_seconds=0.5)
+    assert cost_model.billed_seconds(1.1, coarse) == pytest.approx(1.5)
+
+
+def test_telemetry_comes_from_the_named_log_volume() -> None:
+    """LOG_BYTES_PER_JOB and LOG_BYTES_PER_STREAM_HOUR scale with jobs and stream-hours."""
+    dep, load = cost_model.Deployment(), typical()
+    assert dep.log_bytes_per_job == cost_model.LOG_BYTES_PER_JOB
+    assert dep.log_bytes_per_stream_hour == cost_model.LOG_BYTES_PER_STREAM_HOUR
+    assert dep.log_bytes_per_idle_hour == cost_model.LOG_BYTES_PER_IDLE_HOUR
+    base = cost_model.monthly_cost(load).telemetry_gb
+    more_per_job = cost_model.replace(dep, log_bytes_per_job=dep.log_bytes_per_job + 1_000)
+    jobs = load.jobs_per_day * 730 / 24
+    assert cost_model.monthly_cost(load, more_per_job).telemetry_gb - base == pytest.approx(jobs * 1_000 / 1e9)
+    more_per_hour = cost_model.replace(dep, log_bytes_per_stream_hour=dep.log_bytes_per_stream_hour + 1_000)
+    stream_hours = load.viewers * load.active_hours_per_day * 730 / 24
+    assert cost_model.monthly_cost(load, more_per_hour).telemetry_gb - base == pytest.approx(stream_hours * 1_000 / 1e9)
+    # twice the viewers, twice the stream-hours term
+    doubled = cost_model.replace(load, viewers=2 * load.viewers)
+    quiet = cost_model.replace(dep, log_bytes_per_stream_hour=0)
+    loud = cost_model.monthly_cost(doubled).telemetry_gb - cost_model.monthly_cost(doubled, quiet).telemetry_gb
+    assert loud == pytest.approx(2 * stream_hours * dep.log_bytes_per_stream_hour / 1e9)
+
+
+def test_ten_times_the_log_volume_stays_inside_the_free_grant() -> None:
+    """docs/cost.md says so: the measurement can be off by a lot before telemetry costs anything."""
+    dep = cost_model.Deployment()
+    loud = cost_model.replace(
+        dep,
+        log_bytes_per_job=10 * dep.log_bytes_per_job,
+        log_bytes_per_stream_hour=10 * dep.log_bytes_per_stream_hour,
+        log_bytes_per_idle_hour=10 * dep.log_bytes_per_idle_hour,
+    )
+    for load in cost_model.REFERENCE_LOADS:
+        assert cost_model.monthly_cost(load, loud).telemetry == 0, load.name
+    assert "Even at ten\ntimes the provisional volume" in (ROOT / "docs" / "cost.md").read_text()
+
+
+def test_the_docs_say_where_the_log_figures_come_from() -> None:
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    section = doc.split("### Where the log figures come from", 1)[1].split("\n## ", 1)[0]
+    for name in ("LOG_BYTES_PER_JOB", "LOG_BYTES_PER_STREAM_HOUR", "LOG_BYTES_PER_IDLE_HOUR"):
+        assert f"`{name}`" in section, name
+    # provisional in the code exactly while the docs say so: one flag to clear when measured
+    source = (ROOT / "infra" / "cost_model.py").read_text()
+    assert ("PROVISIONAL" in source) == ("provisional" in section), "update both when the measurement lands"
 
 
 def runs_per_hour(ncrontab: str) -> int:
@@ -148,7 +240,8 @@ def test_reference_loads_against_b1() -> None:
     b1 = cost_model.b1_flat()
     assert b1 == pytest.approx(13.14)
     assert costs["small"] < costs["typical"] < b1 < costs["busy"]
-    assert cost_model.monthly_cost(cost_model.REFERENCE_LOADS[0]).flex == 0  # inside the free grant
+    # the small load is just past the 100,000 GB-s grant (the sweeper's 1 s minimum alone is 21,900)
+    assert cost_model.monthly_cost(cost_model.REFERENCE_LOADS[0]).flex < 1
     for load in cost_model.REFERENCE_LOADS:
         assert cost_model.b1_polling(load) >= b1
 

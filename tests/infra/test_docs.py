@@ -65,8 +65,22 @@ def test_cost_figures_are_the_script_figures() -> None:
         assert f"USD {total:,.2f}" in row, (load.name, total, row)
         assert f"USD {cost_model.b1_flat():,.2f}" in row
         assert f"USD {cost_model.b1_polling(load):,.2f}" in row
-    even = cost_model.break_even(next(x for x in cost_model.REFERENCE_LOADS if x.name == "typical"))
-    assert f"about **{round(even.jobs_per_day, -2):,.0f} jobs a day**" in deploy
+    typical = next(x for x in cost_model.REFERENCE_LOADS if x.name == "typical")
+    even = cost_model.break_even(typical)
+    ratio = even.jobs_per_day / typical.jobs_per_day
+    assert f"about **{round(even.jobs_per_day, -2):,.0f} jobs a day** ({ratio:.1f} x typical)" in deploy
+
+
+def test_the_root_readme_quotes_the_script_figures() -> None:
+    """The root README's deployment paragraph gives the small and typical totals and the break-even."""
+    root = (bicep.ROOT / "README.md").read_text()
+    deploy = root.split("## Deploy to Azure", 1)[1].split("\n## ", 1)[0]
+    small, typical = (cost_model.monthly_cost(x).total for x in cost_model.REFERENCE_LOADS[:2])
+    assert f"about ${small:,.2f}/month at the small reference load" in " ".join(deploy.split())
+    assert f"${typical:,.2f}/month at the typical one" in " ".join(deploy.split())
+    assert f"${cost_model.b1_flat():,.2f} for B1" in deploy
+    even = cost_model.break_even(cost_model.REFERENCE_LOADS[1])
+    assert f"roughly {round(even.jobs_per_day, -2):,.0f} jobs a day" in " ".join(deploy.split())
 
 
 def test_local_emulation_section_names_both_modes() -> None:
