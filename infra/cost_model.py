@@ -50,13 +50,14 @@ class Prices:
 
 # --- telemetry inputs: bytes of log the app really emits, as ingested by Log Analytics --------
 # PROVISIONAL (2026-12-01): estimates, not yet measured. The lead engineer measures them after
-# the logging fix (azure SDK loggers at WARNING, no uvicorn access log) by counting what the
-# app writes to Application Insights for a known number of jobs and stream-hours, minus an
-# idle hour; replace the three figures with the measurement, rerun the script and paste its
+# the logging fix (azure SDK loggers at WARNING, no uvicorn access log) with the log-volume
+# benchmark (bench/log_volume.py: ingested bytes per job and per stream-hour, as the
+# Functions worker would send them), and an idle hour for the third; replace the figures,
+# clear the PROVISIONAL mark here and in docs/cost.md, rerun the script and paste its
 # tables into docs/cost.md (tests/infra checks they match).
-LOG_BYTES_PER_JOB = 2_000  # app log lines and metric points for one job (start, claim, progress, terminal)
-LOG_BYTES_PER_STREAM_HOUR = 10_000  # one stream open for an hour: 20 planned reconnects, their log lines
-LOG_BYTES_PER_IDLE_HOUR = 420_000  # nothing to do: periodic metric export (~20 series a minute) + 60 sweeps
+LOG_BYTES_PER_JOB = 2_000  # every record the app logs for one job, all processes (start, claim, progress, end)
+LOG_BYTES_PER_STREAM_HOUR = 10_000  # one stream open for an hour: 20 planned reconnects and their records
+LOG_BYTES_PER_IDLE_HOUR = 60_000  # nothing to do: the sweeper's records, 60 runs an hour
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,11 @@ class Deployment:
     queue_polling_seconds: float = 2.0  # host.json queues.maxPollingInterval (storage backend)
     servicebus_idle_ops_per_hour: float = 120.0  # scale monitoring of the queue (estimate)
     host_lease_ops_per_hour: float = 600.0  # host + timer-listener blob leases, per live instance (estimate)
-    # The Functions host's own rows, outside the app's log volume above: a request row and two
-    # trace rows per execution (estimate; requests are not sampled, host.json)
+    # Telemetry outside the app's log records above (estimates, checked on a first deploy):
+    # the Functions host's request row and two trace rows per execution (requests are not
+    # sampled, host.json), and the periodic metric export of each live instance (~20 series a minute)
     host_telemetry_bytes_per_execution: float = 1_500
+    metric_bytes_per_instance_hour: float = 360_000
     log_bytes_per_job: float = LOG_BYTES_PER_JOB
     log_bytes_per_stream_hour: float = LOG_BYTES_PER_STREAM_HOUR
     log_bytes_per_idle_hour: float = LOG_BYTES_PER_IDLE_HOUR
@@ -221,14 +224,15 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     table_gb = jobs * dep.job_row_kb * dep.job_retention_months / 1e6
     storage_capacity = table_gb * prices.table_gb_month + dep.package_gb * prices.blob_gb_month
 
-    # Log volume from what the app emits (LOG_BYTES_* above) and the load's jobs and
-    # stream-hours, plus the host's rows per execution.
+    # The app's log volume (LOG_BYTES_* above) from the load's jobs and stream-hours and the
+    # hours of the month, plus the host's rows per execution and the metrics per live instance.
     stream_hours = load.viewers * active_seconds / 3600
     telemetry_gb = (
         jobs * dep.log_bytes_per_job
         + stream_hours * dep.log_bytes_per_stream_hour
         + prices.hours_per_month * dep.log_bytes_per_idle_hour
         + executions * dep.host_telemetry_bytes_per_execution
+        + live_instance_hours * dep.metric_bytes_per_instance_hour
     ) / 1e9
     telemetry = max(0.0, telemetry_gb - prices.log_free_gb) * prices.log_per_gb
     key_vault = dep.key_vault_operations_per_month / 1e4 * prices.key_vault_per_10k_operations

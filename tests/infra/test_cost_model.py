@@ -65,6 +65,7 @@ def test_typical_load_against_a_hand_calculation() -> None:
         + stream_hours * log.LOG_BYTES_PER_STREAM_HOUR
         + 730 * log.LOG_BYTES_PER_IDLE_HOUR
         + cost.executions * 1_500  # the host's rows
+        + live_hours * 360_000  # periodic metrics per live instance
     ) / 1e9
     assert cost.telemetry_gb == pytest.approx(telemetry_gb)
     assert cost.telemetry == 0  # under the 5 GB free grant
@@ -141,7 +142,17 @@ def test_ten_times_the_log_volume_stays_inside_the_free_grant() -> None:
     )
     for load in cost_model.REFERENCE_LOADS:
         assert cost_model.monthly_cost(load, loud).telemetry == 0, load.name
-    assert "Even at ten\ntimes the provisional volume" in (ROOT / "docs" / "cost.md").read_text()
+    assert "Even at ten times the provisional volume" in " ".join((ROOT / "docs" / "cost.md").read_text().split())
+
+
+def test_the_docs_telemetry_formula_quotes_the_model() -> None:
+    dep = cost_model.Deployment()
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    [row] = [line for line in doc.splitlines() if line.startswith("| Application Insights |")]
+    assert f"executions x ~{dep.host_telemetry_bytes_per_execution / 1000:g} KB" in row
+    assert f"instance-hours x ~{dep.metric_bytes_per_instance_hour / 1000:g} KB" in row
+    for name in ("LOG_BYTES_PER_JOB", "LOG_BYTES_PER_STREAM_HOUR", "LOG_BYTES_PER_IDLE_HOUR"):
+        assert f"`{name}`" in row, name
 
 
 def test_the_docs_say_where_the_log_figures_come_from() -> None:
