@@ -832,7 +832,7 @@ describe('JobEventsService.watchJob', () => {
       expect(vi.getTimerCount()).toBe(0);
     });
 
-    it('keeps the cookie when a stream drops after opening or does not open in time', () => {
+    it('after a refused cookie, a token attempt that hangs proves nothing: the stream keeps to the token, then polls as before', () => {
       setup({ openTimeoutMs: 5000 });
       const a = watch(JOB_A);
       vi.advanceTimersByTime(100);
@@ -840,35 +840,38 @@ describe('JobEventsService.watchJob', () => {
       FakeEventSource.latest().fail(); // refused before open: the next one tries the token…
       vi.advanceTimersByTime(1000);
       grant('token-2');
-      vi.advanceTimersByTime(5000); // …which hangs: no proof either way
+      expect(FakeEventSource.latest().params.get('access_token')).toBe('token-2');
+      vi.advanceTimersByTime(5000); // …which does not open in time
       vi.advanceTimersByTime(3000);
       grant('token-3');
-      // Still no cookie stream has opened, so this connection keeps trying the token.
+      // Still no cookie stream has opened, so this stream keeps trying the token.
       expect(FakeEventSource.latest().params.get('access_token')).toBe('token-3');
       FakeEventSource.latest().fail(); // out of attempts: polled, as before
       http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 2, 'Completed'));
       expect(a.completed).toBe(true);
-      expect(service.stats().queryFallbacks).toBe(0);
+      expect(service.stats()).toMatchObject({ queryFallbacks: 0, tokens: 3, streamsOpened: 3 });
+    });
 
-      // A stream that opened by its cookie and then dropped (or hung) retries by the cookie.
-      const b = watch(JOB_B);
+    it('keeps the cookie when a cookie stream does not open in time or drops after opening', () => {
+      setup({ openTimeoutMs: 5000 });
+      const a = watch(JOB_A);
       vi.advanceTimersByTime(100);
-      grant('token-4');
+      grant('token-1');
+      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
+      vi.advanceTimersByTime(5000); // no open in time (no cookie stream has opened yet): not a refusal
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
       const source = FakeEventSource.latest();
       expect(source.params.has('access_token')).toBe(false);
-      source.open().fail(false);
+      source.open().fail(false); // a drop after open: not a refusal either
       vi.advanceTimersByTime(1000);
-      grant('token-5');
-      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
-      vi.advanceTimersByTime(5000); // no open in time
-      vi.advanceTimersByTime(3000);
-      grant('token-6');
-      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
-      FakeEventSource.latest()
-        .open()
-        .send(jobEvent(JOB_B, 2, 'Completed'));
-      expect(b.completed).toBe(true);
-      expect(service.stats().queryFallbacks).toBe(0);
+      grant('token-3');
+      const last = FakeEventSource.latest();
+      expect(last.params.has('access_token')).toBe(false);
+      expect(last.withCredentials).toBe(true);
+      last.open().send(jobEvent(JOB_A, 2, 'Completed'));
+      expect(a.completed).toBe(true);
+      expect(service.stats()).toMatchObject({ queryFallbacks: 0, polls: 0 });
     });
 
     it('once a cookie stream has opened, a refusal (a 503 at capacity) is retried by the cookie', () => {
