@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-ALL=(requests_per_job latency storage_ops capacity start_throughput)
+ALL=(requests_per_job latency storage_ops capacity start_throughput log_volume)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
 for name in "${NAMES[@]}"; do

@@ -1,7 +1,7 @@
 """Smoke tests: every benchmark script runs end to end at a tiny size and writes a well-formed result.
 
 They check the shape and that something was really counted, never a speed: speed is what
-the benchmarks themselves report. The five scripts run at once (each with its own Azurite
+the benchmarks themselves report. The scripts run at once (each with its own Azurite
 and hosts), so the module costs about as long as the slowest one.
 """
 
@@ -30,6 +30,7 @@ TINY = {
         *("--gap", "0.1", "--settle", "0.2", "--keepalive", "0.5"),
     ],
     "start_throughput": ["--concurrency", "1,4", "--starts", "8", "--rounds", "1", "--cost-starts", "3"],
+    "log_volume": ["--jobs", "2", "--streams", "1", "--window", "3", "--lifetime", "2"],
 }
 
 
@@ -132,3 +133,13 @@ def test_start_throughput(results: dict[str, dict[str, Any]]) -> None:
         assert row["starts"] == 8 and row["errors"] == 0
         assert row["starts_per_s"] > 0 and row["p99_ms"] > 0
         assert row["storage_ops_per_start"] > 0
+
+
+def test_log_volume(results: dict[str, dict[str, Any]]) -> None:
+    data = load(results, "log_volume")
+    rows = {(r["phase"], r["process"]): r for r in data["rows"]}
+    # Each job logs at least its start (HTTP side) and its end (worker side); nothing from the SDKs.
+    assert rows[("jobs", "http")]["records"] >= 2 and rows[("jobs", "worker")]["records"] >= 2
+    assert rows[("jobs", "both")]["records"] == rows[("jobs", "http")]["records"] + rows[("jobs", "worker")]["records"]
+    assert data["details"]["stream_opens"] >= 2  # the stream was reopened after its planned close
+    assert rows[("streams", "http")]["records"] >= data["details"]["stream_opens"]
