@@ -96,6 +96,7 @@ def test_fifty_jobs_stream_by_cookie_with_no_token_in_any_url(host_factory: Host
     assert quiet.streams is not None
     assert quiet.streams["opened"] == counts["stream"], quiet.streams
     assert quiet.streams["closed"].get("auth", 0) == 0, quiet.streams
+    print(f"\n50 jobs by cookie: {counts['token']} tokens, {counts['stream']} streams, 0 tokens in URLs")
     # HttpOnly: the page's own script cannot read it.
     assert COOKIE not in demo.page.evaluate("document.cookie")
 
@@ -134,3 +135,4 @@ def test_without_the_cookie_the_library_falls_back_to_the_token_by_itself(
     assert "lastEventId=" in rest[-1]["url"], rest  # the combined stream resumes the first jobs
     assert quiet.streams is not None
     assert quiet.streams["closed"].get("auth", 0) == 1, quiet.streams
+    print(f"\ncookie stripped: {counts['token']} tokens, {counts['stream']} streams, 1 refused, then tokens")
