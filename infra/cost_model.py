@@ -49,15 +49,13 @@ class Prices:
 
 
 # --- telemetry inputs: bytes of log the app really emits, as ingested by Log Analytics --------
-# PROVISIONAL (2026-12-01): estimates, not yet measured. The lead engineer measures them after
-# the logging fix (azure SDK loggers at WARNING, no uvicorn access log) with the log-volume
-# benchmark (bench/log_volume.py: ingested bytes per job and per stream-hour, as the
-# Functions worker would send them), and an idle hour for the third; replace the figures,
-# clear the PROVISIONAL mark here and in docs/cost.md, rerun the script and paste its
-# tables into docs/cost.md (tests/infra checks they match).
-LOG_BYTES_PER_JOB = 2_000  # every record the app logs for one job, all processes (start, claim, progress, end)
-LOG_BYTES_PER_STREAM_HOUR = 10_000  # one stream open for an hour: 20 planned reconnects and their records
-LOG_BYTES_PER_IDLE_HOUR = 60_000  # nothing to do: the sweeper's records, 60 runs an hour
+# Measured 2026-12-01 by the log-volume benchmark (bench/log_volume.py, bench/README.md
+# benchmark 6): the app under the Functions worker's uvicorn, after the logging fix (Azure SDK
+# loggers at WARNING, no uvicorn access log). Ingested bytes = message bytes + 500 bytes of
+# row columns per record (an assumption; docs/observability.md has the KQL to check it).
+LOG_BYTES_PER_JOB = 1_770  # 3.0 records a job, all processes (start, the /watch and stream lines, end)
+LOG_BYTES_PER_STREAM_HOUR = 23_400  # 42 records: a /token and a stream open per planned reconnect
+LOG_BYTES_PER_IDLE_HOUR = 0  # nothing to do: sweeps and feed reads log nothing (the host's rows are below)
 
 
 @dataclass(frozen=True)

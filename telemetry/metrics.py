@@ -140,6 +140,9 @@ def configure(settings: Settings) -> bool:
         # The Functions host already records each request; a second, in-process
         # request span would also carry the URL, and stream URLs carry tokens.
         instrumentation_options={
+            # A dependency row per storage request (the feed watcher reads every 0.75 s):
+            # gigabytes a month per busy instance, for calls the storage metrics already count.
+            "azure_sdk": {"enabled": False},
             "fastapi": {"enabled": False},
             "requests": {"enabled": False},
             "urllib": {"enabled": False},

@@ -184,3 +184,22 @@ async def test_stream_metrics_survive_many_streams_quickly(reader):
     assert total(view, "jobevents.streams.open") == 0
     assert total(view, "jobevents.streams.closed", reason="rejected") == 50
     assert streams.closed["rejected"] == 50  # the local diagnostics count the same closes
+
+
+def test_application_insights_gets_no_span_per_storage_request(monkeypatch):
+    """The Azure SDK instrumentation would add a dependency row for every feed read."""
+    import azure.monitor.opentelemetry as distro
+    from pydantic import SecretStr
+
+    from settings import get_settings
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(distro, "configure_azure_monitor", lambda **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(telemetry_metrics, "use_provider", lambda provider: None)
+    settings = get_settings().model_copy(
+        update={"appinsights_connection": SecretStr("InstrumentationKey=x"), "storage_client_id": None}
+    )
+    assert telemetry_metrics.configure(settings) is True
+    options = seen["instrumentation_options"]
+    assert isinstance(options, dict)
+    assert all(options[name] == {"enabled": False} for name in ("azure_sdk", "fastapi", "requests"))

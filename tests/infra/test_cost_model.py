@@ -142,7 +142,7 @@ def test_ten_times_the_log_volume_stays_inside_the_free_grant() -> None:
     )
     for load in cost_model.REFERENCE_LOADS:
         assert cost_model.monthly_cost(load, loud).telemetry == 0, load.name
-    assert "Even at ten times the provisional volume" in " ".join((ROOT / "docs" / "cost.md").read_text().split())
+    assert "Even at ten times the measured volume" in " ".join((ROOT / "docs" / "cost.md").read_text().split())
 
 
 def test_the_docs_telemetry_formula_quotes_the_model() -> None:
