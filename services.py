@@ -6,7 +6,7 @@ set is built lazily inside the loop and can be reset (tests use a loop each).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from api.auth import Authenticator
 from jobs.clock import Clock, SystemClock
@@ -15,6 +15,7 @@ from jobs.runner import JobRunner
 from jobs.storage import table_service
 from jobs.store import TableStatusStore
 from notify.hub import Hub
+from notify.opening import StreamOpener
 from notify.streams import StreamManager
 from notify.tokens import StreamTokens
 from notify.watcher import FeedWatcher
@@ -32,8 +33,8 @@ class Services:
     streams: StreamManager
     watcher: FeedWatcher
     tokens: StreamTokens
+    opener: StreamOpener
     auth: Authenticator
-    extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
         self.streams.shutdown()
@@ -48,6 +49,28 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = TableStatusStore(table_service(settings), settings.table_prefix, clock)
     # Same-process path: a status written here reaches this process's streams at once.
     store.add_listener(hub.publish)
+    streams = StreamManager(
+        hub,
+        keepalive_seconds=settings.sse_keepalive_seconds,
+        lifetime_seconds=settings.sse_lifetime_seconds,
+        retry_ms=settings.sse_retry_ms,
+        max_streams=settings.sse_max_streams,
+        clock=clock,
+    )
+    watcher = FeedWatcher(
+        store,
+        hub,
+        poll_seconds=settings.watch_poll_seconds,
+        reconcile_seconds=settings.watch_reconcile_seconds,
+        clock=clock,
+    )
+    tokens = StreamTokens(
+        settings.signing_key,
+        ttl_seconds=settings.token_ttl_seconds,
+        previous_key=settings.token_previous_key.get_secret_value() if settings.token_previous_key else None,
+        previous_key_until=settings.token_previous_key_until,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -55,28 +78,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         queue=make_queue(settings),
         runner=JobRunner(store, settings.max_delivery_count, clock),
         hub=hub,
-        streams=StreamManager(
-            hub,
-            keepalive_seconds=settings.sse_keepalive_seconds,
-            lifetime_seconds=settings.sse_lifetime_seconds,
-            retry_ms=settings.sse_retry_ms,
-            max_streams=settings.sse_max_streams,
-            clock=clock,
-        ),
-        watcher=FeedWatcher(
-            store,
-            hub,
-            poll_seconds=settings.watch_poll_seconds,
-            reconcile_seconds=settings.watch_reconcile_seconds,
-            clock=clock,
-        ),
-        tokens=StreamTokens(
-            settings.signing_key,
-            ttl_seconds=settings.token_ttl_seconds,
-            previous_key=settings.token_previous_key.get_secret_value() if settings.token_previous_key else None,
-            previous_key_until=settings.token_previous_key_until,
-            clock=clock,
-        ),
+        streams=streams,
+        watcher=watcher,
+        tokens=tokens,
+        opener=StreamOpener(tokens, streams, hub, store, watcher),
         auth=Authenticator(settings),
     )
 

@@ -19,6 +19,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from errors import SettingsError
+
 log = logging.getLogger(__name__)
 
 # Only ever used when the app is clearly running on a developer's machine.
@@ -159,10 +161,6 @@ class Settings(BaseSettings):
 def running_in_azure() -> bool:
     """The platform sets WEBSITE_INSTANCE_ID on every App Service / Functions instance."""
     return bool(os.environ.get("WEBSITE_INSTANCE_ID"))
-
-
-class SettingsError(RuntimeError):
-    """A setting is missing or wrong. The message names it."""
 
 
 def load_settings() -> Settings:

@@ -15,7 +15,7 @@ from datetime import datetime
 from azurefunctions.extensions.http.fastapi import JSONResponse, Response
 from starlette.requests import Request
 
-from api.auth import Principal, unauthorized
+from api.auth import Principal
 from api.cookies import set_stream_cookie, stream_credential
 from api.http import endpoint, read_json, validate
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
@@ -25,9 +25,7 @@ from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name, seconds
 from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
 from jobs.store import JobRecord
-from notify.hub import Change
-from notify.streams import AtCapacity, BadResume, CloseReason, parse_resume
-from notify.tokens import StreamGrant, TokenError, TokenScopeError
+from notify.opening import AllFinished
 from services import Services, get_services
 from telemetry.jobs import job_finished
 from telemetry.metrics import metrics
@@ -194,29 +192,12 @@ async def watch(request: Request) -> Response:
     return response
 
 
-def _grant(services: Services, request: Request) -> StreamGrant:
-    try:
-        return services.tokens.verify(stream_credential(request))
-    except TokenError as exc:
-        services.streams.record_close(CloseReason.AUTH)
-        raise unauthorized(str(exc)) from None
-
-
-def _forbidden(services: Services, exc: TokenScopeError) -> ApiError:
-    services.streams.record_close(CloseReason.AUTH)
-    return ApiError(403, str(exc))
-
-
 @endpoint("GET /api/jobs/{jobType}/{jobId}/events")
 async def job_events(request: Request) -> Response:
     services = get_services()
     job_type = _job_type(request)
-    grant = _grant(services, request)
     job_id = request.path_params.get("jobId", "")
-    try:
-        grant.require(job_id)
-    except TokenScopeError as exc:
-        raise _forbidden(services, exc) from None
+    services.opener.authorize(stream_credential(request), job_id=job_id)
     return await _stream(services, request, (job_id,), job_type.name)
 
 
@@ -224,56 +205,23 @@ async def job_events(request: Request) -> Response:
 async def watch_events(request: Request) -> Response:
     """The jobs of a /watch token given as `access_token` (clients without cookies)."""
     services = get_services()
-    grant = _grant(services, request)
-    return await _stream(services, request, grant.job_ids, None)
+    grant = services.opener.authorize(stream_credential(request))
+    return await _stream(services, request, grant.job_ids)
 
 
 @endpoint("GET /api/watch/{streamId}/events")
 async def watch_stream_events(request: Request) -> Response:
     """The jobs of one /watch token, by its stream cookie (or `access_token`)."""
     services = get_services()
-    grant = _grant(services, request)
-    try:
-        grant.require_stream(request.path_params.get("streamId", ""))
-    except TokenScopeError as exc:
-        raise _forbidden(services, exc) from None
-    return await _stream(services, request, grant.job_ids, None)
+    grant = services.opener.authorize(stream_credential(request), stream_id=request.path_params.get("streamId", ""))
+    return await _stream(services, request, grant.job_ids)
 
 
-async def _stream(services: Services, request: Request, job_ids: tuple[str, ...], job_type: str | None) -> Response:
-    if not all(is_job_id(j) for j in job_ids):
-        raise ApiError(404, "no such job")
-    try:
-        resume = parse_resume(
-            request.headers.get("last-event-id") or request.query_params.get("lastEventId"), len(job_ids)
-        )
-    except BadResume as exc:
-        raise ApiError(400, str(exc)) from None
-    try:
-        stream = services.streams.open(job_ids, resume)
-    except AtCapacity:
-        raise ApiError(
-            503, "too many open streams here; poll or retry shortly", headers={"Retry-After": "10"}
-        ) from None
-    try:
-        # Subscribed first, read second: a change between the two is not lost.
-        missing = [j for j in job_ids if services.hub.latest(j) is None]
-        records = await asyncio.gather(*(services.store.get(j) for j in missing))
-        for record in records:
-            if record is not None:
-                services.hub.publish(record.status, path="read")
-        for job_id in job_ids:
-            change: Change | None = services.hub.latest(job_id)
-            if change is None or (job_type is not None and change.job_type != job_type):
-                raise ApiError(404, "no such job")
-            stream.seed(change)
-            stream.deliver(change)
-        if stream.up_to_date_and_finished:
-            # The client has every terminal event; 204 stops EventSource reconnecting.
-            services.streams.discard(stream, CloseReason.TERMINAL)
-            return Response(status_code=204)
-    except BaseException:
-        services.streams.discard(stream, CloseReason.REJECTED)
-        raise
-    services.watcher.ensure_running()
-    return EventStreamResponse(services.streams.body(stream), headers=STREAM_HEADERS, media_type="text/event-stream")
+async def _stream(
+    services: Services, request: Request, job_ids: tuple[str, ...], job_type: str | None = None
+) -> Response:
+    resume = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    opened = await services.opener.open(job_ids, resume, job_type=job_type)
+    if isinstance(opened, AllFinished):
+        return Response(status_code=204)
+    return EventStreamResponse(services.streams.body(opened), headers=STREAM_HEADERS, media_type="text/event-stream")

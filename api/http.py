@@ -18,7 +18,9 @@ from azurefunctions.extensions.http.fastapi import Response
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from api.auth import unauthorized
 from api.problems import ApiError, from_error, problem_response
+from errors import AtCapacity, BadResume, StreamError, TokenError, TokenScopeError, UnknownJob
 from jobs.storage import is_outage
 from telemetry.logs import correlated, new_invocation_id
 from telemetry.metrics import metrics
@@ -33,6 +35,7 @@ COMMON_HEADERS = {
     "Access-Control-Expose-Headers": "ETag, Location, Retry-After",
 }
 OUTAGE_RETRY_AFTER = "5"
+CAPACITY_RETRY_AFTER = "10"
 
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
@@ -68,11 +71,32 @@ def endpoint(route: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
+# The domain's errors as HTTP answers: the one table (errors.py lists them all).
+STREAM_PROBLEMS: dict[type[StreamError], Callable[[StreamError], ApiError]] = {
+    UnknownJob: lambda exc: ApiError(404, "no such job"),
+    BadResume: lambda exc: ApiError(400, str(exc)),
+    AtCapacity: lambda exc: ApiError(
+        503, "too many open streams here; poll or retry shortly", headers={"Retry-After": CAPACITY_RETRY_AFTER}
+    ),
+    TokenError: lambda exc: unauthorized(str(exc)),
+    TokenScopeError: lambda exc: ApiError(403, str(exc)),
+}
+
+
+def as_api_error(exc: StreamError) -> ApiError:
+    for kind in type(exc).__mro__:
+        if kind in STREAM_PROBLEMS:
+            return STREAM_PROBLEMS[kind](exc)
+    raise TypeError(f"no HTTP answer for {type(exc).__name__}")  # a new StreamError needs a row above
+
+
 async def _answer(handler: Handler, request: Request, route: str) -> Response:
     try:
         response = await handler(request)
     except ApiError as exc:
         response = from_error(exc)
+    except StreamError as exc:
+        response = from_error(as_api_error(exc))
     except ClientDisconnect:
         response = problem_response(400, "the request body was not received completely")
     except Exception as exc:

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from errors import StaleUpdate
+
 # Job ids are server-made UUIDs; job types are short identifiers. Anything else
 # is refused before it can reach a storage key (no `/ \ # ?`, no control chars).
 JOB_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -82,10 +84,6 @@ class JobUpdate(BaseModel):
     message: str | None = None
     result_ref: str | None = None
     error: str | None = None
-
-
-class StaleUpdate(Exception):
-    """The update would move a job backwards or change a finished job."""
 
 
 def _clip(text: str | None) -> str | None:

@@ -22,10 +22,6 @@ from pydantic.alias_generators import to_camel
 from jobs.model import is_job_type_name
 
 
-class JobError(Exception):
-    """A deliberate, permanent failure: the job fails now and is not retried."""
-
-
 class JobInput(BaseModel):
     """Base for job input models: camelCase JSON, unknown fields refused."""
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from errors import JobError, JobNotFound, RetryLater, StaleUpdate, Superseded
 from jobs.clock import Clock, SystemClock
-from jobs.model import JobState, JobUpdate, StaleUpdate
+from jobs.model import JobState, JobUpdate
 from jobs.queue import JobMessage
-from jobs.registry import JobError, JobResult, get_job_type
-from jobs.store import JobNotFound, JobRecord, StatusStore, Superseded
+from jobs.registry import JobResult, get_job_type
+from jobs.store import JobRecord, StatusStore
 from telemetry.jobs import job_finished
 from telemetry.logs import correlated
 from telemetry.metrics import metrics
@@ -31,10 +32,6 @@ from telemetry.metrics import metrics
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes; faster reports are coalesced
-
-
-class RetryLater(Exception):
-    """Raised to the trigger so the platform delivers the message again."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
-from jobs.store import StoreConflict
+from errors import StoreConflict
 from settings import Settings
 
 CLIENT_OPTIONS: dict[str, Any] = {

@@ -28,26 +28,15 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
+from errors import JobNotFound, StaleUpdate, StoreConflict, Superseded
 from jobs.clock import Clock, SystemClock
-from jobs.model import JobState, JobStatus, JobUpdate, StaleUpdate, apply_update, new_job
+from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
 
 log = logging.getLogger(__name__)
 
 STATUS_ROW = "status"
 ACTIVE_PARTITION = "active"
 _CONFLICT_RETRIES = 10
-
-
-class JobNotFound(LookupError):
-    pass
-
-
-class Superseded(Exception):
-    """Another delivery of the same message now owns the job."""
-
-
-class StoreConflict(RuntimeError):
-    """Too many concurrent writers on one job; the caller may retry later."""
 
 
 @dataclass(frozen=True)

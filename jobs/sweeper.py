@@ -11,8 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from errors import StaleUpdate
 from jobs.clock import Clock
-from jobs.model import JobState, JobUpdate, StaleUpdate
+from jobs.model import JobState, JobUpdate
 from jobs.store import StatusStore, TableStatusStore
 from telemetry.jobs import job_finished
 

@@ -27,7 +27,8 @@ def main() -> None:
 
     apply_defaults()
     configure_logging(getattr(logging, args.log_level.upper(), logging.INFO))
-    from settings import SettingsError, get_settings
+    from errors import SettingsError
+    from settings import get_settings
 
     try:
         get_settings()

@@ -21,7 +21,7 @@ from azure.functions.queue import QueueMessage as FunctionMessage
 from azure.storage.queue import QueueMessage as StorageMessage
 from azure.storage.queue.aio import QueueClient
 
-from jobs.runner import RetryLater
+from errors import RetryLater
 from local_host.defaults import LEASE_SECONDS
 
 log = logging.getLogger("local_host.queue")

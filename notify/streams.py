@@ -19,6 +19,7 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from enum import StrEnum
 
+from errors import AtCapacity, BadResume
 from jobs.clock import Clock, SystemClock
 from notify import sse
 from notify.hub import Change, Hub
@@ -37,14 +38,6 @@ class CloseReason(StrEnum):
     AUTH = "auth"
     CAPACITY = "capacity"
     REJECTED = "rejected"
-
-
-class AtCapacity(Exception):
-    """This process holds its maximum number of streams."""
-
-
-class BadResume(ValueError):
-    """A Last-Event-ID that this stream could not have sent."""
 
 
 def parse_resume(value: str | None, jobs: int) -> list[int]:

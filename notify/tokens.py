@@ -16,19 +16,12 @@ from datetime import datetime, timedelta
 
 import jwt
 
+from errors import TokenError, TokenScopeError
 from jobs.clock import Clock, SystemClock
 
 ISSUER = "job-events"
 AUDIENCE = "job-events/stream"
 ALGORITHM = "HS256"
-
-
-class TokenError(Exception):
-    """Missing, malformed, expired or badly signed: 401."""
-
-
-class TokenScopeError(Exception):
-    """Valid, but not for this job: 403."""
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ import uuid
 
 import pytest
 
+from errors import RetryLater
 from jobs.model import JobState, JobStatus
 from jobs.queue import JobMessage
-from jobs.runner import JobRunner, RetryLater, fail_dead_lettered
+from jobs.runner import JobRunner, fail_dead_lettered
 
 MAX = 3
 

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from settings import Settings, SettingsError, load_settings
+from errors import SettingsError
+from settings import Settings, load_settings
 
 BASE = {"AUTH_MODE": "none", "AzureWebJobsStorage": "UseDevelopmentStorage=true", "JOBS_QUEUE_BACKEND": "storage"}
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.model import JobState, JobUpdate, StaleUpdate
-from jobs.store import JobNotFound, Superseded
+from errors import JobNotFound, StaleUpdate, Superseded
+from jobs.model import JobState, JobUpdate
 
 
 def new_id() -> str:

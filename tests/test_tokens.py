@@ -7,8 +7,9 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from errors import TokenError, TokenScopeError
 from jobs.clock import FrozenClock
-from notify.tokens import AUDIENCE, ISSUER, StreamTokens, TokenError, TokenScopeError, key_id
+from notify.tokens import AUDIENCE, ISSUER, StreamTokens, key_id
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40

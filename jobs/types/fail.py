@@ -2,7 +2,8 @@ import asyncio
 
 from pydantic import Field
 
-from jobs.registry import JobContext, JobError, JobInput, JobResult, job_type
+from errors import JobError
+from jobs.registry import JobContext, JobInput, JobResult, job_type
 
 
 class FailInput(JobInput):

@@ -5,7 +5,8 @@ import hmac
 import httpx
 import pytest
 
-from notify.tokens import StreamTokens, TokenError
+from errors import TokenError
+from notify.tokens import StreamTokens
 from tests.support.api import start_job
 
 JOB = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
