@@ -21,6 +21,7 @@ from api.http import endpoint, read_json, validate
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import ApiError
 from api.streaming import EventStreamResponse
+from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name, seconds_left
 from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
@@ -93,9 +94,9 @@ async def start_job(request: Request) -> Response:
         log.warning("job %s could not be queued (%s); marked Failed", job_id, type(exc).__name__)
         failed = await services.store.update(
             record,
-            JobUpdate(status=JobState.FAILED, message="could not be queued", error="the job queue is unavailable"),
+            JobUpdate(status=JobState.FAILED, message=Failure.UNQUEUED.message(), error="the job queue is unavailable"),
         )
-        job_finished(failed, "unqueued")
+        job_finished(failed, Failure.UNQUEUED)
         raise ApiError(
             503, "the job queue is unavailable; the job was not started", headers={"Retry-After": "5"}
         ) from exc

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from errors import JobError, JobNotFound, RetryLater, StaleUpdate, Superseded
 from jobs.clock import Clock, SystemClock
+from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate
 from jobs.queue import JobMessage
 from jobs.registry import JobResult, get_job_type
@@ -95,11 +96,11 @@ class JobRunner:
             wait = (record.started_at - record.created_at).total_seconds()
             metrics().queue_wait.record(max(wait, 0.0), {"job_type": record.status.job_type})
         if job_type is None:
-            return await self._fail(record, run_id, "failed", f"unknown job type {message.job_type!r}", "invalid")
+            return await self._fail(record, run_id, Failure.INVALID, f"unknown job type {message.job_type!r}")
         try:
             params = job_type.input_model.model_validate(message.input)
         except ValidationError as exc:
-            return await self._fail(record, run_id, "failed", f"invalid input: {exc.error_count()} error(s)", "invalid")
+            return await self._fail(record, run_id, Failure.INVALID, f"invalid input: {exc.error_count()} error(s)")
 
         ctx = _Context(self._store, record, run_id, attempt, self._clock)
         remaining = (record.deadline - self._clock.now()).total_seconds()
@@ -110,17 +111,17 @@ class JobRunner:
             log.info("job %s: this delivery stops: %s", message.job_id, exc)
             return Outcome(message.job_id, None, ran=True)
         except JobError as exc:
-            return await self._fail(ctx.record, run_id, "failed", str(exc) or "job failed", "error")
+            return await self._fail(ctx.record, run_id, Failure.ERROR, str(exc) or "job failed")
         except TimeoutError:
             return await self._fail(
-                ctx.record, run_id, "timed out", f"no result within {job_type.timeout_seconds:g}s", "timed_out"
+                ctx.record, run_id, Failure.TIMED_OUT, f"no result within {job_type.timeout_seconds:g}s"
             )
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             last = attempt >= self._max_attempts
             try:
                 if last:
-                    await self._fail(ctx.record, run_id, f"failed after {attempt} attempts", reason, "exhausted")
+                    await self._fail(ctx.record, run_id, Failure.EXHAUSTED, reason, attempts=attempt)
                 else:
                     await self._note(ctx.record, run_id, f"attempt {attempt} of {self._max_attempts} failed; retrying")
             except Exception as bookkeeping:
@@ -149,14 +150,15 @@ class JobRunner:
         job_finished(done)
         return Outcome(message.job_id, done.status.status, ran=True)
 
-    async def _fail(self, record: JobRecord, run_id: str, message: str, error: str, reason: str) -> Outcome:
+    async def _fail(
+        self, record: JobRecord, run_id: str, failure: Failure, error: str, *, attempts: int | None = None
+    ) -> Outcome:
+        update = JobUpdate(status=JobState.FAILED, message=failure.message(attempts), error=error)
         try:
-            done = await self._store.update(
-                record, JobUpdate(status=JobState.FAILED, message=message, error=error), run_id=run_id
-            )
+            done = await self._store.update(record, update, run_id=run_id)
         except (Superseded, StaleUpdate, JobNotFound):
             return Outcome(record.job_id, None, ran=True)
-        job_finished(done, reason)
+        job_finished(done, failure)
         return Outcome(record.job_id, done.status.status, ran=True)
 
     async def _note(self, record: JobRecord, run_id: str, message: str) -> None:
@@ -164,22 +166,3 @@ class JobRunner:
             await self._store.update(record, JobUpdate(message=message), run_id=run_id)
         except (Superseded, StaleUpdate):
             pass
-
-
-async def fail_dead_lettered(store: StatusStore, body: str | bytes, reason: str) -> Outcome:
-    """A message that gave up (poison/dead-letter queue): its job must end Failed."""
-    try:
-        message = JobMessage.model_validate_json(body)
-    except ValidationError:
-        log.error("malformed dead-lettered message dropped")
-        return Outcome(None, None, ran=False)
-    try:
-        done = await store.update(
-            message.job_id, JobUpdate(status=JobState.FAILED, message="dead-lettered", error=reason)
-        )
-    except StaleUpdate:
-        return Outcome(message.job_id, None, ran=False)  # already finished: nothing to do
-    except JobNotFound:
-        return Outcome(message.job_id, None, ran=False)
-    job_finished(done, "dead_lettered")
-    return Outcome(message.job_id, done.status.status, ran=False)

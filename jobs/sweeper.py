@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from errors import StaleUpdate
 from jobs.clock import Clock
+from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate
 from jobs.store import StatusStore, TableStatusStore
 from telemetry.jobs import job_finished
@@ -53,13 +54,13 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
                 record,
                 JobUpdate(
                     status=JobState.FAILED,
-                    message="timed out",
+                    message=Failure.TIMED_OUT.message(),
                     error=f"no result by its deadline ({(now - record.created_at).total_seconds():.0f}s after start)",
                 ),
             )
             timed_out += 1
             log.warning("job %s (%s) timed out", job.job_id, job.job_type, extra={"jobId": job.job_id})
-            job_finished(done, "timed_out")
+            job_finished(done, Failure.TIMED_OUT)
         except StaleUpdate:
             pass  # it finished meanwhile
     deleted = 0

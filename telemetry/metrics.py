@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import metrics as otel
 from opentelemetry.sdk.trace import Span, SpanProcessor
 
+from jobs.failures import Failure
 from telemetry.logs import redact
 
 if TYPE_CHECKING:
@@ -78,8 +79,7 @@ class Metrics:
         self.jobs_failed = meter.create_counter(
             "jobevents.jobs.failed",
             unit="{job}",
-            description="Failed jobs by reason: error, invalid, exhausted (last delivery failed), dead_lettered, "
-            "timed_out, unqueued",
+            description="Failed jobs by reason: " + ", ".join(f"{f.value} ({f.meaning})" for f in Failure),
         )
         self.notify_latency = meter.create_histogram(
             "jobevents.notify.latency",

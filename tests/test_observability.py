@@ -203,3 +203,26 @@ def test_application_insights_gets_no_span_per_storage_request(monkeypatch):
     options = seen["instrumentation_options"]
     assert isinstance(options, dict)
     assert all(options[name] == {"enabled": False} for name in ("azure_sdk", "fastapi", "requests"))
+
+
+def test_the_docs_list_the_failure_reasons_of_the_code():
+    """One vocabulary (jobs/failures.py): the README and docs/observability.md say the same."""
+    import re
+    from pathlib import Path
+
+    from jobs.failures import Failure
+
+    root = Path(__file__).resolve().parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    listed = re.search(r"failures by reason \(([^:]+):", readme)
+    assert listed, "the README's Observability paragraph lists the reasons"
+    assert re.findall(r"`(\w+)`", listed.group(1)) == [f.value for f in Failure]
+    messages = re.search(r"a short `message` \(([^:]+):", readme)
+    assert messages
+    assert set(re.findall(r"`([^`]+)`", messages.group(1))) == {Failure.EXHAUSTED.message(5)} | {
+        f.message() for f in Failure if f is not Failure.EXHAUSTED
+    }
+    table = (root / "docs" / "observability.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| `jobevents.jobs.failed`"))
+    assert [m.group(1) for m in re.finditer(r"`(\w+)` \(([^)]+)\)", row)] == [f.value for f in Failure]
+    assert all(f"`{f.value}` ({f.meaning})" in row for f in Failure)

@@ -8,7 +8,7 @@ import pytest
 from errors import RetryLater
 from jobs.model import JobState, JobStatus
 from jobs.queue import JobMessage
-from jobs.runner import JobRunner, fail_dead_lettered
+from jobs.runner import JobRunner
 
 MAX = 3
 
@@ -119,11 +119,3 @@ async def test_invalid_input_in_a_message_fails_the_job(store):
 async def test_malformed_message_goes_to_the_dead_letter_path(store):
     with pytest.raises(RetryLater):
         await JobRunner(store, MAX).handle(b"{not json", 1)
-
-
-async def test_dead_lettered_message_leaves_its_job_failed(store):
-    job_id = await start(store)
-    await store.claim(job_id, "run", 1, MAX)
-    outcome = await fail_dead_lettered(store, message(job_id, "Sleep"), "worker died on every delivery")
-    assert outcome.state is JobState.FAILED
-    assert (await store.get(job_id)).status.message == "dead-lettered"
