@@ -75,7 +75,9 @@ format: $(STAMP)/venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-unit: install
+# client-npm: tests/test_openapi_contract.py and tests/bench/test_backoff_policy.py read the
+# client's TypeScript with its own compiler (client/node_modules).
+unit: install $(STAMP)/client-npm
 	$(PY) -m pytest -m "not faults and not browser and not bench"
 
 faults: install

@@ -29,6 +29,7 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -65,9 +66,15 @@ def backoff_delay(step: int, initial: float = 1.0, cap: float = 60.0) -> float:
 
 
 class Bench:
-    def __init__(self, client: httpx.AsyncClient, interval: float) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        interval: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.client = client
         self.interval = interval
+        self.sleep = sleep  # a test runs the pollers in virtual time (tests/bench/test_backoff_policy.py)
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.known: dict[str, dict[str, float]] = {s: {} for s in STRATEGIES}  # job -> wall time learned
@@ -87,7 +94,7 @@ class Bench:
 
     async def fixed(self, job: dict[str, Any]) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await self.sleep(self.interval)
             response = await self.get(FIXED, job["statusUrl"])
             status = response.json()
             if status["status"] in ("Completed", "Failed"):
@@ -99,7 +106,7 @@ class Bench:
         step, etag, last_state, last_progress = 0, None, job["status"], None
         retry_after = 0.0
         while True:
-            await asyncio.sleep(max(backoff_delay(step), retry_after))
+            await self.sleep(max(backoff_delay(step), retry_after))
             headers = {"If-None-Match": etag} if etag else {}
             response = await self.get(strategy, job["statusUrl"], headers=headers)
             retry_after = float(response.headers.get("retry-after", "0") or 0) if hint else 0.0

@@ -3,12 +3,16 @@
 //
 //   node typescript.mjs declarations FILE.ts   exported interfaces and type aliases, as JSON
 //   node typescript.mjs call FILE.ts CALLS     CALLS = JSON [[fn, ...args], ...]; the results, as JSON
+//   node typescript.mjs run FILE.ts ARG        bundles FILE.ts with its imports (the client's esbuild
+//                                              and node_modules), calls its default export with the
+//                                              JSON ARG; the result, as JSON
 //
 // `call` transpiles FILE.ts alone, so it works for a module without imports (backoff.ts).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const client = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'client');
 const ts = createRequire(join(client, 'package.json'))('typescript');
@@ -42,7 +46,9 @@ function declarations() {
     } else if (ts.isTypeAliasDeclaration(node)) {
       const type = node.type;
       const members = ts.isUnionTypeNode(type) ? type.types : [type];
-      const literals = members.every((m) => ts.isLiteralTypeNode(m) && ts.isStringLiteral(m.literal))
+      const literals = members.every(
+        (m) => ts.isLiteralTypeNode(m) && ts.isStringLiteral(m.literal),
+      )
         ? members.map((m) => m.literal.text)
         : null;
       aliases[node.name.text] = { type: type.getText(source).replace(/\s+/g, ' '), literals };
@@ -59,5 +65,30 @@ async function call() {
   return JSON.parse(calls).map(([name, ...args]) => module[name](...args));
 }
 
-const result = command === 'declarations' ? declarations() : await call();
+async function run() {
+  const esbuild = createRequire(join(client, 'package.json'))('esbuild');
+  const bundle = await esbuild.build({
+    entryPoints: [file],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    logLevel: 'error',
+    nodePaths: [join(client, 'node_modules')],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'typescript-mjs-'));
+  try {
+    const out = join(dir, 'bundle.mjs');
+    writeFileSync(out, bundle.outputFiles[0].contents);
+    const module = await import(pathToFileURL(out).href);
+    return module.default(JSON.parse(calls));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const commands = { declarations, call, run };
+if (!(command in commands)) throw new Error(`unknown command ${command}`);
+const result = await commands[command]();
 process.stdout.write(JSON.stringify(result));

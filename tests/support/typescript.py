@@ -37,3 +37,8 @@ def declarations(path: Path) -> dict[str, Any]:
 def call(path: Path, calls: list[list[Any]]) -> list[Any]:
     """Calls exported functions of a module without imports: `[[name, *args], ...]` -> results."""
     return _run("call", str(path), json.dumps(calls))
+
+
+def run(entry: Path, argument: Any) -> Any:
+    """Bundles `entry` with its imports (the client's esbuild) and calls its default export."""
+    return _run("run", str(entry), json.dumps(argument))
