@@ -70,6 +70,7 @@ test: install client $(STAMP)/chromium lint client-test
 lint: $(STAMP)/venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: $(STAMP)/venv
 	$(PY) -m ruff format .

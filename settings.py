@@ -165,7 +165,7 @@ def running_in_azure() -> bool:
 
 def load_settings() -> Settings:
     try:
-        settings = Settings()  # type: ignore[call-arg]
+        settings = Settings()
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc)) from None
     if settings.auth_mode is AuthMode.NONE:

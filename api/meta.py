@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from azurefunctions.extensions.http.fastapi import JSONResponse, Response
 from starlette.requests import Request
@@ -14,9 +15,9 @@ from services import get_services
 HEALTH_TIMEOUT = 3.0
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, HEALTH_TIMEOUT)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, HEALTH_TIMEOUT)
     except Exception as exc:
         return f"unavailable ({type(exc).__name__})"
     return "ok"

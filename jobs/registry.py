@@ -14,7 +14,7 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -45,7 +45,9 @@ class JobContext(Protocol):
         ...
 
 
-Handler = Callable[[JobContext, JobInput], Awaitable[JobResult | None]]
+# The second parameter is each job type's own JobInput model (checked at registration).
+Handler = Callable[[JobContext, Any], Awaitable[JobResult | None]]
+H = TypeVar("H", bound=Handler)
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,11 @@ class JobType:
 _REGISTRY: dict[str, JobType] = {}
 
 
-def job_type(name: str, *, timeout_seconds: float = 900) -> Callable[[Handler], Handler]:
+def job_type(name: str, *, timeout_seconds: float = 900) -> Callable[[H], H]:
     if not is_job_type_name(name):
         raise ValueError(f"job type name {name!r} must be a short identifier")
 
-    def register(fn: Handler) -> Handler:
+    def register(fn: H) -> H:
         if name in _REGISTRY:
             raise ValueError(f"job type {name!r} is registered twice")
         params = list(inspect.signature(fn).parameters.values())

@@ -14,6 +14,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline import PipelineRequest
+from azure.core.rest import HttpRequest
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
@@ -44,8 +45,8 @@ class OperationCounter:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
 
-    def hook(self, service: str) -> Callable[[PipelineRequest], None]:  # type: ignore[type-arg]
-        def count(request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def hook(self, service: str) -> Callable[[PipelineRequest[HttpRequest]], None]:
+        def count(request: PipelineRequest[HttpRequest]) -> None:
             self.add(f"{service} {request.http_request.method}")
 
         return count

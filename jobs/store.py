@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -65,7 +65,7 @@ class ActiveJob:
     deadline: datetime
 
 
-Listener = Callable[[JobStatus], None]
+Listener = Callable[[JobStatus], object]  # what it returns is not used
 Mutation = Callable[[JobRecord], JobRecord | None]
 
 
@@ -342,26 +342,26 @@ def _entity_from_record(record: JobRecord) -> dict[str, object]:
     return {k: v for k, v in entity.items() if v is not None}
 
 
-def _record_from_entity(e: dict[str, object]) -> JobRecord:
+def _record_from_entity(e: dict[str, Any]) -> JobRecord:  # a table entity: values as the SDK typed them
     status = JobStatus(
         job_id=str(e["PartitionKey"]),
         job_type=str(e["JobType"]),
         status=JobState(str(e["Status"])),
-        progress=float(e.get("Progress") or 0.0),  # type: ignore[arg-type]
-        message=e.get("Message"),  # type: ignore[arg-type]
-        result_ref=e.get("ResultRef"),  # type: ignore[arg-type]
-        error=e.get("Error"),  # type: ignore[arg-type]
-        timestamp=e["UpdatedAt"],  # type: ignore[arg-type]
-        version=int(e["Version"]),  # type: ignore[call-overload]
+        progress=float(e.get("Progress") or 0.0),
+        message=e.get("Message"),
+        result_ref=e.get("ResultRef"),
+        error=e.get("Error"),
+        timestamp=e["UpdatedAt"],
+        version=int(e["Version"]),
     )
     return JobRecord(
         status=status,
         owner=str(e["Owner"]),
-        created_at=e["CreatedAt"],  # type: ignore[arg-type]
-        deadline=e["Deadline"],  # type: ignore[arg-type]
-        run_id=e.get("RunId"),  # type: ignore[arg-type]
-        attempts=int(e.get("Attempts") or 0),  # type: ignore[call-overload]
-        started_at=e.get("StartedAt"),  # type: ignore[arg-type]
-        finished_at=e.get("FinishedAt"),  # type: ignore[arg-type]
+        created_at=e["CreatedAt"],
+        deadline=e["Deadline"],
+        run_id=e.get("RunId"),
+        attempts=int(e.get("Attempts") or 0),
+        started_at=e.get("StartedAt"),
+        finished_at=e.get("FinishedAt"),
         etag=getattr(e, "metadata", {}).get("etag"),
     )

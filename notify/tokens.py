@@ -120,6 +120,6 @@ class StreamTokens:
         if self._previous and kid == self._previous[0]:
             _, key, until = self._previous
             if until is None or self._clock.now() < until:
-                return key  # type: ignore[return-value]
+                return key
             raise TokenError("the stream token was signed with a retired key; mint a new one")
         raise TokenError("the stream token is invalid")

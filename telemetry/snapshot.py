@@ -69,7 +69,7 @@ def snapshot(reader: InMemoryMetricReader | None = None) -> dict[str, list[dict[
 def total(view: dict[str, list[dict[str, Any]]], name: str, **match: Any) -> float:
     """Sum of a counter's points whose attributes match."""
     return sum(
-        p.get("value", p.get("count", 0))
+        float(p.get("value", p.get("count", 0)))
         for p in view.get(name, [])
         if all(p["attributes"].get(k) == v for k, v in match.items())
     )

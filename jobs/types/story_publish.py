@@ -11,7 +11,7 @@ Channel = Literal["web", "amp", "apple-news", "newsletter"]
 class StoryPublishInput(JobInput):
     story_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     title: str = Field("Untitled story", min_length=1, max_length=200)
-    channels: list[Channel] = Field(default_factory=lambda: ["web"], min_length=1, max_length=4)
+    channels: list[Channel] = Field(default_factory=lambda: list[Channel](["web"]), min_length=1, max_length=4)
     step_seconds: float = Field(1.0, ge=0, le=60, description="Simulated time per step.")
 
 
