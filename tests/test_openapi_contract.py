@@ -49,7 +49,8 @@ CLIENT_ONLY = {"JobTransport": "how the library is watching a job right now"}
 
 @cache
 def schemas() -> dict[str, Any]:
-    return openapi_document()["components"]["schemas"]
+    found: dict[str, Any] = openapi_document()["components"]["schemas"]
+    return found
 
 
 @cache
@@ -73,7 +74,7 @@ def ts_type(schema: dict[str, Any]) -> tuple[str, bool]:
         name = schema["$ref"].rsplit("/", 1)[-1]
         paired = [ts for ts, s in PAIRS.items() if s == name]
         return (paired[0] if paired else f"<unpaired schema {name}>"), False
-    kind = schema.get("type")
+    kind = str(schema.get("type"))
     if kind == "array":
         return ts_type(schema["items"])[0] + "[]", False
     simple = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}

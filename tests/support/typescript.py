@@ -31,12 +31,14 @@ def _run(*args: str) -> Any:
 def declarations(path: Path) -> dict[str, Any]:
     """Exported interfaces `{name: {extends, fields: {field: {optional, type}}}}` and type
     aliases `{name: {type, literals}}` (`literals` for a union of string literals, else None)."""
-    return _run("declarations", str(path))
+    found: dict[str, Any] = _run("declarations", str(path))
+    return found
 
 
 def call(path: Path, calls: list[list[Any]]) -> list[Any]:
     """Calls exported functions of a module without imports: `[[name, *args], ...]` -> results."""
-    return _run("call", str(path), json.dumps(calls))
+    results: list[Any] = _run("call", str(path), json.dumps(calls))
+    return results
 
 
 def run(entry: Path, argument: Any) -> Any:
