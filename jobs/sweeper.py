@@ -15,7 +15,7 @@ from errors import StaleUpdate
 from jobs.clock import Clock
 from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate
-from jobs.store import StatusStore, TableStatusStore
+from jobs.store import StatusStore
 from telemetry.jobs import job_finished
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,5 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
             job_finished(done, Failure.TIMED_OUT)
         except StaleUpdate:
             pass  # it finished meanwhile
-    deleted = 0
-    if isinstance(store, TableStatusStore):
-        deleted = await store.delete_feed_before(now - FEED_RETENTION)
+    deleted = await store.delete_feed_before(now - FEED_RETENTION)
     return SweepReport(len(active), timed_out, tidied, deleted)

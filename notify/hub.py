@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from jobs.clock import Clock, SystemClock
 from jobs.model import JobStatus
 from notify import sse
 from telemetry.metrics import metrics
+
+
+class Arrival(StrEnum):
+    """How a change reached this process (the `path` of the notification latency metric)."""
+
+    LOCAL = "local"  # written in this process
+    FEED = "feed"  # written by another process, read from the change feed
+    READ = "read"  # read from storage when a stream opened: not a notification
 
 
 @dataclass(slots=True)
@@ -26,11 +35,11 @@ class Change:
     terminal: bool
     data: bytes  # the pre-encoded `data:` block
     written_at: datetime
-    path: str  # how it arrived: "local" (same process), "feed" (another process), "read" (at stream open)
+    path: Arrival
     measured: bool = False
 
     @classmethod
-    def of(cls, status: JobStatus, path: str) -> Change:
+    def of(cls, status: JobStatus, path: Arrival) -> Change:
         return cls(
             status.job_id,
             status.job_type,
@@ -39,14 +48,14 @@ class Change:
             sse.data_block(status.to_json()),
             status.timestamp,
             path,
-            measured=path == "read",  # a state read at open is not a notification
+            measured=path is Arrival.READ,
         )
 
     def measure(self) -> None:
         """Record status written -> first event sent, once per change (not per stream)."""
         self.measured = True
         latency_ms = (datetime.now(UTC) - self.written_at).total_seconds() * 1000
-        metrics().notify_latency.record(latency_ms, {"path": self.path})
+        metrics().notify_latency.record(latency_ms, {"path": self.path.value})
 
 
 class Subscriber(Protocol):
@@ -64,17 +73,17 @@ class Hub:
     def __init__(self, clock: Clock | None = None, grace_seconds: float = 30.0) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._latest: dict[str, Change] = {}
-        self._recent: dict[str, tuple[Change, float]] = {}  # unwatched: (latest, forget at)
+        self._held: dict[str, tuple[Change, float]] = {}  # unwatched: (latest, forget at)
         self._clock = clock or SystemClock()
         self._grace = grace_seconds
 
-    def publish(self, status: JobStatus, path: str = "local") -> Change | None:
+    def publish(self, status: JobStatus, path: Arrival = Arrival.LOCAL) -> Change | None:
         """Deliver `status` if someone watches it and it is newer than what they have."""
         subscribers = self._subscribers.get(status.job_id)
         if not subscribers:
-            recent = self._recent.get(status.job_id)
-            if recent is not None and recent[0].version < status.version:
-                self._recent[status.job_id] = (Change.of(status, path), recent[1])
+            held = self._held.get(status.job_id)
+            if held is not None and held[0].version < status.version:
+                self._held[status.job_id] = (Change.of(status, path), held[1])
             return None
         latest = self._latest.get(status.job_id)
         if latest is not None and latest.version >= status.version:
@@ -88,11 +97,11 @@ class Hub:
     def subscribe(self, job_ids: Iterable[str], subscriber: Subscriber) -> None:
         for job_id in job_ids:
             self._subscribers.setdefault(job_id, set()).add(subscriber)
-            recent = self._recent.pop(job_id, None)
+            held = self._held.pop(job_id, None)
             # Past its grace the held state may be stale: the watcher stops when
             # nothing is watched, so let the caller read storage instead.
-            if recent is not None and recent[1] > self._clock.monotonic() and job_id not in self._latest:
-                self._latest[job_id] = recent[0]
+            if held is not None and held[1] > self._clock.monotonic() and job_id not in self._latest:
+                self._latest[job_id] = held[0]
 
     def unsubscribe(self, job_ids: Iterable[str], subscriber: Subscriber) -> None:
         for job_id in job_ids:
@@ -104,7 +113,7 @@ class Hub:
                 del self._subscribers[job_id]
                 latest = self._latest.pop(job_id, None)
                 if latest is not None:
-                    self._recent[job_id] = (latest, self._clock.monotonic() + self._grace)
+                    self._held[job_id] = (latest, self._clock.monotonic() + self._grace)
 
     def latest(self, job_id: str) -> Change | None:
         return self._latest.get(job_id)
@@ -118,12 +127,15 @@ class Hub:
 
     def wants(self, job_id: str) -> bool:
         """Whether a change of this job matters here (watched, or held for a reconnect)."""
-        return job_id in self._subscribers or job_id in self._recent
+        return job_id in self._subscribers or job_id in self._held
+
+    def forget_expired(self) -> None:
+        """Drop held jobs whose grace has passed."""
+        if self._held:
+            now = self._clock.monotonic()
+            for job_id in [j for j, (_, until) in self._held.items() if until <= now]:
+                del self._held[job_id]
 
     def active(self) -> bool:
-        """Anything watched or held; forgets held jobs whose grace has passed."""
-        if self._recent:
-            now = self._clock.monotonic()
-            for job_id in [j for j, (_, until) in self._recent.items() if until <= now]:
-                del self._recent[job_id]
-        return bool(self._subscribers) or bool(self._recent)
+        """Anything watched or held (call forget_expired() first for a fresh answer)."""
+        return bool(self._subscribers) or bool(self._held)

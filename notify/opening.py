@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from errors import TokenError, TokenScopeError, UnknownJob
 from jobs.model import is_job_id
-from jobs.store import TableStatusStore
-from notify.hub import Hub
+from jobs.store import StatusStore
+from notify.hub import Arrival, Hub
 from notify.streams import CloseReason, Stream, StreamManager, parse_resume
 from notify.tokens import StreamGrant, StreamTokens
 from notify.watcher import FeedWatcher
@@ -28,7 +28,7 @@ class AllFinished:
 
 class StreamOpener:
     def __init__(
-        self, tokens: StreamTokens, streams: StreamManager, hub: Hub, store: TableStatusStore, watcher: FeedWatcher
+        self, tokens: StreamTokens, streams: StreamManager, hub: Hub, store: StatusStore, watcher: FeedWatcher
     ) -> None:
         self._tokens = tokens
         self._streams = streams
@@ -65,7 +65,7 @@ class StreamOpener:
             missing = [j for j in job_ids if self._hub.latest(j) is None]
             for record in await asyncio.gather(*(self._store.get(j) for j in missing)):
                 if record is not None:
-                    self._hub.publish(record.status, path="read")
+                    self._hub.publish(record.status, path=Arrival.READ)
             for job_id in job_ids:
                 change = self._hub.latest(job_id)
                 if change is None or (job_type is not None and change.job_type != job_type):

@@ -6,8 +6,6 @@ that carries the same change.
 
 from __future__ import annotations
 
-KEEP_ALIVE = b": keep-alive\n\n"
-
 
 def _clean(field: str, value: str) -> str:
     if "\n" in value or "\r" in value or "\0" in value:
@@ -38,3 +36,6 @@ def retry(milliseconds: int) -> bytes:
 
 def comment(text: str = "keep-alive") -> bytes:
     return f": {_clean('comment', text)}\n\n".encode()
+
+
+KEEP_ALIVE = comment()

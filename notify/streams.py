@@ -130,7 +130,7 @@ class Stream:
             self.sent[i] = change.version
             self._finished[i] = change.terminal
             event_id = str(change.version) if len(self.sent) == 1 else ".".join(map(str, self.sent))
-            parts.append(b"id: " + event_id.encode() + b"\n" + change.data + b"\n")
+            parts.append(sse.event(change.data, id=event_id))
         self._pending.clear()
         if all(self._finished):
             self.reason = CloseReason.TERMINAL

@@ -20,7 +20,7 @@ from datetime import timedelta
 from jobs.clock import Clock, SystemClock
 from jobs.storage import is_outage
 from jobs.store import StatusStore
-from notify.hub import Hub
+from notify.hub import Arrival, Hub
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,15 @@ class FeedWatcher:
     async def _run(self) -> None:
         since = self._clock.now() - self._skew
         next_reconcile = self._clock.monotonic() + self._reconcile_every
-        while self._hub.active():
+        while True:
+            self._hub.forget_expired()
+            if not self._hub.active():
+                break
             await asyncio.sleep(self._poll)
             started = self._clock.now()
             try:
                 for status in await self._store.changes_since(since, self._hub.wants):
-                    self._hub.publish(status, path="feed")
+                    self._hub.publish(status, path=Arrival.FEED)
                 since = started - self._skew
                 self.polls += 1
             except Exception as exc:
@@ -92,4 +95,4 @@ class FeedWatcher:
             if job_id not in active:
                 record = await self._store.get(job_id)
                 if record is not None:
-                    self._hub.publish(record.status, path="feed")
+                    self._hub.publish(record.status, path=Arrival.FEED)

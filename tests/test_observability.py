@@ -11,7 +11,7 @@ import httpx
 
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
-from notify.hub import Hub
+from notify.hub import Arrival, Hub
 from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
 from telemetry.logs import ContextFilter, correlated, harden
@@ -46,7 +46,7 @@ async def test_a_stream_records_open_close_reason_and_latency(reader):
     stream = streams.open([job_id], [0])
     body = streams.body(stream)
     status = JobStatus(job_id=job_id, job_type="Sleep", status=JobState.QUEUED, timestamp=datetime.now(UTC), version=1)
-    hub.publish(status, path="read")
+    hub.publish(status, path=Arrival.READ)
     await anext(body)
     assert total(snapshot(reader), "jobevents.streams.open") == 1
     hub.publish(status.model_copy(update={"status": JobState.COMPLETED, "version": 2, "timestamp": datetime.now(UTC)}))
