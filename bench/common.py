@@ -2,7 +2,7 @@
 
 Every benchmark
 - starts its own Azurite and local host processes (the same ones the tests use,
-  tests/support/processes.py) with the production defaults of the notification
+  harness/processes.py) with the production defaults of the notification
   settings, not the tests' fast ones (`isolated_settings(fast=False)`);
 - prints a table, and writes `bench/results/<name>.json` (machine, parameters,
   rows, details) and `bench/results/<name>.csv` (the table);
@@ -40,7 +40,7 @@ os.environ.setdefault("AUTH_MODE", "none")
 os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
 os.environ.setdefault("JOBS_QUEUE_BACKEND", "storage")
 
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings  # noqa: E402
+from harness.processes import Azurite, LocalHostProcess, isolated_settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from bench import common
-from tests.support import sse
+from harness import sse
 
 COLUMNS = ["path", "samples", "p50_ms", "p95_ms", "p99_ms", "max_ms", "target", "met"]
 

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from bench import common
-from tests.support import sse
+from harness import sse
 
 COLUMNS = [
     "strategy",

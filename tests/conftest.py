@@ -10,8 +10,8 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from harness.processes import Azurite, LocalHostProcess, isolated_settings
 from telemetry import metrics as telemetry_metrics
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
 
 # Modules imported by tests read settings at import; give them a harmless base.
 os.environ.setdefault("AUTH_MODE", "none")

@@ -11,11 +11,11 @@ import httpx
 import jwt
 import pytest
 
+from harness.sse import read_stream
 from jobs.clock import FrozenClock
 from notify.tokens import StreamTokens, key_id
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
-from tests.support.sse import read_stream
 
 
 def stream(base: str, job: dict, **kwargs):
@@ -356,7 +356,7 @@ def test_watch_refuses_unknown_and_too_many_jobs(shared_host):
 
 
 def test_status_written_by_another_process_reaches_the_stream(azurite, host_factory):
-    from tests.support.processes import isolated_settings
+    from harness.processes import isolated_settings
 
     env = isolated_settings(azurite)
     api_only = host_factory(env, "--no-worker")

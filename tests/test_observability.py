@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 
+from harness.processes import isolated_settings
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
 from notify.hub import Arrival, Hub
@@ -16,7 +17,6 @@ from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
 from telemetry.logs import ContextFilter, correlated, harden
 from telemetry.snapshot import snapshot, total
-from tests.support.processes import isolated_settings
 
 
 async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):

@@ -2,9 +2,9 @@
 
 import pytest
 
+from harness.processes import isolated_settings
 from jobs.model import JobState
 from telemetry.snapshot import snapshot, total
-from tests.support.processes import isolated_settings
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from starlette.responses import Response
 
 from api import cookies
 from api.cookies import COOKIE_NAME, set_stream_cookie
+from harness.sse import read_stream
 from jobs.clock import FrozenClock
 from notify.tokens import StreamTokens
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
-from tests.support.sse import read_stream
 
 TTL = 300
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from api.cookies import COOKIE_NAME
+from harness.processes import Azurite, LocalHostProcess, isolated_settings
+from harness.sse import read_stream
 from tests.support.api import start_job
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
-from tests.support.sse import read_stream
 
 EXIT_BOUND_SECONDS = 10
 

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.support.processes import ROOT, LocalHostProcess
+from harness.processes import ROOT, LocalHostProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

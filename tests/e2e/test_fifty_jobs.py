@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
+from harness.processes import Azurite, LocalHostProcess, isolated_settings
 from tests.e2e.conftest import TERMINAL, new_demo, write_artifact
-from tests.support.processes import Azurite, LocalHostProcess, isolated_settings
 
 MIX = {"StoryPublish": 20, "Sleep": 20, "Fail": 10}
 

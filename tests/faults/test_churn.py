@@ -5,8 +5,8 @@ import asyncio
 import httpx
 import pytest
 
+from harness.sse import WatchLog, watch_job
 from tests.support.chaos import ChaosProxy
-from tests.support.sse import WatchLog, watch_job
 
 pytestmark = pytest.mark.faults
 

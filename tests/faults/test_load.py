@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.sse import watch_job
+from harness.sse import watch_job
 
 pytestmark = pytest.mark.faults
 

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.support.processes import isolated_settings
-from tests.support.sse import read_stream, watch_job
+from harness.processes import isolated_settings
+from harness.sse import read_stream, watch_job
 
 pytestmark = pytest.mark.faults
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from azure.storage.queue import QueueClient
 
+from harness.processes import isolated_settings
+from harness.sse import WatchLog, watch_job
 from jobs.model import JobState
-from tests.support.processes import isolated_settings
-from tests.support.sse import WatchLog, watch_job
 
 pytestmark = pytest.mark.faults
 

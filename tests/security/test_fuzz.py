@@ -14,7 +14,7 @@ EXAMPLES_PER_OPERATION = 40
 
 @pytest.fixture(scope="module")
 def api(azurite):
-    from tests.support.processes import LocalHostProcess, isolated_settings
+    from harness.processes import LocalHostProcess, isolated_settings
 
     host = LocalHostProcess(isolated_settings(azurite)).start()
     schema = schemathesis.openapi.from_url(f"{host.base_url}/api/openapi.json")

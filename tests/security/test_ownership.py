@@ -19,7 +19,7 @@ BOB = {"X-MS-CLIENT-PRINCIPAL-ID": "bob-oid"}
 
 @pytest.fixture(scope="module")
 def easyauth_host(azurite):
-    from tests.support.processes import LocalHostProcess, isolated_settings
+    from harness.processes import LocalHostProcess, isolated_settings
 
     host = LocalHostProcess(isolated_settings(azurite, AUTH_MODE="easyauth")).start()
     yield host
@@ -50,7 +50,7 @@ def test_no_principal_is_401(easyauth_host):
 
 @pytest.fixture(scope="module")
 def bearer(azurite, tmp_path_factory):
-    from tests.support.processes import LocalHostProcess, isolated_settings
+    from harness.processes import LocalHostProcess, isolated_settings
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))

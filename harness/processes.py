@@ -23,7 +23,7 @@ import httpx
 
 from local_host.defaults import azurite_connection_string
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
 
 
