@@ -40,14 +40,17 @@ HostFactory = Callable[..., LocalHostProcess]  # the host_factory fixture (tests
 
 PROBE = """
 (() => {
-  const sources = [];
+  // Weakly held and dropped once closed: the probe must not keep what it counts alive.
+  let sources = [];
+  let created = 0;
   let maxOpenSources = 0;
   const NativeEventSource = window.EventSource;
-  const live = () => sources.filter((s) => s.readyState !== 2).length;
+  const live = () => (sources = sources.filter((ref) => ref.deref()?.readyState < 2)).length;
   window.EventSource = class extends NativeEventSource {
     constructor(url, init) {
       super(url, init);
-      sources.push(this);
+      sources.push(new WeakRef(this));
+      created++;
       maxOpenSources = Math.max(maxOpenSources, live());
     }
   };
@@ -72,7 +75,7 @@ PROBE = """
   window.clearInterval = (id) => { intervals.delete(id); ci(id); };
 
   window.__probe = () => ({
-    eventSources: sources.length,
+    eventSources: created,
     openEventSources: live(),
     maxOpenEventSources: maxOpenSources,
     fetchesInFlight,
