@@ -4,7 +4,6 @@ import { Injector } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Subscription } from 'rxjs';
 
-import { backoffDelay, retryAfterMs } from './backoff';
 import { JobPollTimeoutError } from './errors';
 import { JobEventsService } from './job-events.service';
 import { JobEvent, JobState } from './models';
@@ -14,26 +13,6 @@ import { fakeJobEvent as jobEvent, fakeJobId, provideJobEventsTesting } from 'jo
 const JOB_A = fakeJobId(10);
 
 const URL = `/api/jobs/Sleep/${JOB_A}`;
-
-describe('backoffDelay', () => {
-  it('starts at initialMs, then 5, 10, 20, 40 s and caps at maxMs', () => {
-    const steps = [0, 1, 2, 3, 4, 5, 6, 20].map((step) => backoffDelay(step, 1000, 60_000));
-    expect(steps).toEqual([1000, 5000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000]);
-  });
-
-  it('never drops below twice a large initialMs', () => {
-    expect([0, 1, 2].map((step) => backoffDelay(step, 4000, 30_000))).toEqual([4000, 8000, 16_000]);
-  });
-});
-
-describe('retryAfterMs', () => {
-  it('reads seconds and HTTP dates, and ignores junk', () => {
-    expect(retryAfterMs('7')).toBe(7000);
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4000)).toBe(6000);
-    expect(retryAfterMs('soon')).toBe(0);
-    expect(retryAfterMs(null)).toBe(0);
-  });
-});
 
 describe('pollJobStatus', () => {
   let http: HttpTestingController;
