@@ -41,6 +41,7 @@ def test_preflight_for_the_post_endpoints(shared_host, path):
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://localhost:4200"
+    assert response.headers["access-control-allow-credentials"] == "true"  # the stream cookie
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed and "content-type" in allowed

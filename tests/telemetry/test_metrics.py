@@ -1,21 +1,18 @@
-"""The operator's figures: metric points with the right attributes, the open-streams
-counter back at zero, logs without tokens, and a health check that tells the truth."""
+"""Metrics (telemetry/metrics.py): points with the right attributes, the open-streams
+counter back at zero, and what is exported to Application Insights."""
 
 import asyncio
-import logging
 import socket
 import time
 import uuid
 
 import httpx
 
-from harness.processes import isolated_settings
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
 from notify.hub import Arrival, Hub
 from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
-from telemetry.logs import ContextFilter, correlated, harden
 from telemetry.snapshot import snapshot, total
 
 
@@ -105,65 +102,6 @@ def test_requests_are_counted_by_route_and_status(shared_host):
     assert after - before == 2
 
 
-def test_log_records_carry_job_and_invocation_ids_and_no_tokens(caplog):
-    logger = logging.getLogger("tests.redaction")
-    caplog.handler.addFilter(ContextFilter())
-    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"
-    with caplog.at_level(logging.INFO, logger="tests.redaction"), correlated(job_id="job-1", invocation_id="inv-9"):
-        logger.info("GET /api/jobs/Sleep/x/events?access_token=%s&lastEventId=3", token)
-        logger.info("Authorization: Bearer %s", token)
-    assert all(r.jobId == "job-1" and r.invocationId == "inv-9" for r in caplog.records)
-    text = "\n".join(r.getMessage() for r in caplog.records)
-    assert token not in text and "access_token=[redacted]" in text and "Bearer [redacted]" in text
-
-
-def test_harden_survives_uvicorns_default_logging_config(capsys):
-    """What the worker does after importing the app: root at INFO, then uvicorn's dictConfig."""
-    import logging.config
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    root = logging.getLogger()
-    saved = root.level, root.handlers[:]
-    harden()
-    try:
-        logging.config.dictConfig(LOGGING_CONFIG)
-        root.setLevel(logging.INFO)
-        root.handlers[:] = [logging.StreamHandler()]
-        logging.getLogger("uvicorn.access").info(
-            '%s - "%s %s HTTP/%s" %d', "1.2.3.4", "GET", "/e?access_token=s", "1.1", 200
-        )
-        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").info("Request URL: 'http://x/t?$top=1'")
-        logging.getLogger("uvicorn.error").info("GET /x?access_token=secret2")
-        logging.getLogger("api").info("still heard")
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
-    written = capsys.readouterr()
-    text = written.out + written.err
-    assert "still heard" in text and "[redacted]" in text
-    assert "access_token=s" not in text and "secret2" not in text and "Request URL" not in text
-
-
-def test_health_tells_the_truth_with_storage_up_and_down(host_factory, own_azurite):
-    azurite = own_azurite
-    host = host_factory(isolated_settings(azurite))
-    up = httpx.get(f"{host.base_url}/api/health")
-    assert up.status_code == 200
-    assert up.json()["status"] == "healthy" and up.json()["checks"] == {"storage": "ok", "queue": "ok"}
-    azurite.stop()
-    started = time.monotonic()
-    down = httpx.get(f"{host.base_url}/api/health", timeout=15)
-    assert time.monotonic() - started < 8, "a probe must answer quickly even when storage is down"
-    assert down.status_code == 503 and down.headers["retry-after"].isdigit()
-    assert down.json()["status"] == "unhealthy"
-    assert down.json()["checks"]["storage"].startswith("unavailable")
-    for answer in (up, down):
-        assert "AccountKey" not in answer.text and "devstoreaccount1" not in answer.text
-    azurite.start()
-    assert httpx.get(f"{host.base_url}/api/health").status_code == 200
-
-
 def test_no_exporter_without_a_connection_string():
     from settings import Settings
 
@@ -203,26 +141,3 @@ def test_application_insights_gets_no_span_per_storage_request(monkeypatch):
     options = seen["instrumentation_options"]
     assert isinstance(options, dict)
     assert all(options[name] == {"enabled": False} for name in ("azure_sdk", "fastapi", "requests"))
-
-
-def test_the_docs_list_the_failure_reasons_of_the_code():
-    """One vocabulary (jobs/failures.py): the README and docs/observability.md say the same."""
-    import re
-    from pathlib import Path
-
-    from jobs.failures import Failure
-
-    root = Path(__file__).resolve().parents[1]
-    readme = " ".join((root / "README.md").read_text().split())
-    listed = re.search(r"failures by reason \(([^:]+):", readme)
-    assert listed, "the README's Observability paragraph lists the reasons"
-    assert re.findall(r"`(\w+)`", listed.group(1)) == [f.value for f in Failure]
-    messages = re.search(r"a short `message` \(([^:]+):", readme)
-    assert messages
-    assert set(re.findall(r"`([^`]+)`", messages.group(1))) == {Failure.EXHAUSTED.message(5)} | {
-        f.message() for f in Failure if f is not Failure.EXHAUSTED
-    }
-    table = (root / "docs" / "observability.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| `jobevents.jobs.failed`"))
-    assert [m.group(1) for m in re.finditer(r"`(\w+)` \(([^)]+)\)", row)] == [f.value for f in Failure]
-    assert all(f"`{f.value}` ({f.meaning})" in row for f in Failure)

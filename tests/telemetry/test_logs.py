@@ -1,0 +1,70 @@
+"""Logs (telemetry/logs.py): correlated, and never carrying a token, in the local host's log."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from harness.sse import read_stream
+from telemetry.logs import ContextFilter, correlated, harden
+from tests.support.api import start_job as start
+
+
+def stream(base: str, job: dict, **kwargs):
+    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
+
+
+def test_tokens_never_reach_the_logs(host_factory):
+    host = host_factory()
+    base = host.base_url
+    job = start(base, "Sleep", {"seconds": 0.2, "steps": 1})
+    stream(base, job)
+    httpx.get(f"{base}{job['eventsUrl']}", params={"access_token": job["token"] + "x"})
+    httpx.get(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, headers={"Last-Event-ID": "999"})
+    minted = httpx.post(f"{base}/api/jobs/Sleep/{job['jobId']}/token").json()["token"]
+    host.stop()
+    log = host.log()
+    assert "/events" in log  # the requests were logged...
+    for secret in (job["token"], minted, job["token"].split(".")[1], "access_token="):
+        assert secret not in log  # ...without their tokens or query strings
+
+
+def test_log_records_carry_job_and_invocation_ids_and_no_tokens(caplog):
+    logger = logging.getLogger("tests.redaction")
+    caplog.handler.addFilter(ContextFilter())
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"
+    with caplog.at_level(logging.INFO, logger="tests.redaction"), correlated(job_id="job-1", invocation_id="inv-9"):
+        logger.info("GET /api/jobs/Sleep/x/events?access_token=%s&lastEventId=3", token)
+        logger.info("Authorization: Bearer %s", token)
+    assert all(r.jobId == "job-1" and r.invocationId == "inv-9" for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in text and "access_token=[redacted]" in text and "Bearer [redacted]" in text
+
+
+def test_harden_survives_uvicorns_default_logging_config(capsys):
+    """What the worker does after importing the app: root at INFO, then uvicorn's dictConfig."""
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    harden()
+    try:
+        logging.config.dictConfig(LOGGING_CONFIG)
+        root.setLevel(logging.INFO)
+        root.handlers[:] = [logging.StreamHandler()]
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "1.2.3.4", "GET", "/e?access_token=s", "1.1", 200
+        )
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").info("Request URL: 'http://x/t?$top=1'")
+        logging.getLogger("uvicorn.error").info("GET /x?access_token=secret2")
+        logging.getLogger("api").info("still heard")
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    written = capsys.readouterr()
+    text = written.out + written.err
+    assert "still heard" in text and "[redacted]" in text
+    assert "access_token=s" not in text and "secret2" not in text and "Request URL" not in text
