@@ -29,10 +29,10 @@ async def queues(azurite) -> AsyncIterator[tuple[object, object]]:
         await client.close()
 
 
-async def _run_until(worker: StorageQueueWorker, done: asyncio.Event, timeout: float = 20) -> None:
+async def _run_until(worker: StorageQueueWorker, done: asyncio.Event) -> None:
     task = asyncio.create_task(worker.run())
     try:
-        await asyncio.wait_for(done.wait(), timeout)
+        await asyncio.wait_for(done.wait(), 20)
     finally:
         await worker.drain(1)
         task.cancel()
