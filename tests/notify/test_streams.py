@@ -3,12 +3,20 @@ several jobs on one stream, and the token refusals a stream answers with."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+from datetime import UTC, datetime
 
 import httpx
+import pytest
 
+from errors import AtCapacity
 from harness.sse import read_stream
+from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
+from notify import sse
+from notify.hub import Hub
+from notify.streams import Stream, StreamManager
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
 
@@ -135,3 +143,85 @@ def test_one_stream_carries_several_jobs_with_a_version_vector(shared_host):
         f"{base}/api/watch/events", params={"access_token": body["token"], "lastEventId": transcript.messages[-1].id}
     )
     assert done.status_code == 204
+
+
+# --- the stream manager itself, without HTTP -----------------------------------------------------
+
+JOB = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
+
+
+def _versions(hub: Hub, *updates: JobUpdate) -> list[JobStatus]:
+    """The job's statuses after each update, published into `hub`."""
+    status = new_job(JOB, "Sleep", datetime.now(UTC))
+    out = [status]
+    for update in updates:
+        next_status = apply_update(status, update)
+        assert next_status is not None
+        status = next_status
+        out.append(status)
+    return out
+
+
+async def _chunks(manager: StreamManager, stream: Stream, wanted: int) -> list[bytes]:
+    body = manager.body(stream)
+    chunks = []
+    async with asyncio.timeout(5):
+        async for chunk in body:
+            chunks.append(chunk)
+            if len(chunks) == wanted:
+                break
+    await body.aclose()
+    return chunks
+
+
+async def test_a_slow_stream_gets_the_latest_progress_only_and_ends_after_the_terminal_event():
+    hub = Hub()
+    manager = StreamManager(hub)
+    stream = manager.open([JOB], [0])
+    statuses = _versions(
+        hub,
+        JobUpdate(status=JobState.RUNNING),
+        JobUpdate(progress=0.3),
+        JobUpdate(progress=0.6),
+    )
+    for status in statuses:
+        hub.publish(status)
+    chunk, done = stream.drain()
+    assert chunk.count(b"id: ") == 1 and b"id: 4\n" in chunk and b'"progress":0.6' in chunk and not done
+    done_status = apply_update(statuses[-1], JobUpdate(status=JobState.COMPLETED))
+    assert done_status is not None
+    hub.publish(done_status)
+    chunk, done = stream.drain()
+    assert b'"status":"Completed"' in chunk and done
+
+
+async def test_capacity_refuses_the_next_stream_and_shutdown_refuses_all():
+    manager = StreamManager(Hub(), max_streams=1)
+    manager.open([JOB], [0])
+    with pytest.raises(AtCapacity):
+        manager.open([JOB], [0])
+    roomy = StreamManager(Hub())
+    roomy.shutdown()
+    with pytest.raises(AtCapacity):
+        roomy.open([JOB], [0])
+
+
+async def test_an_idle_stream_gets_keep_alives_then_its_planned_close():
+    manager = StreamManager(Hub(), keepalive_seconds=0.2, lifetime_seconds=0.9)
+    stream = manager.open([JOB], [1])
+    first, *rest = await _chunks(manager, stream, 6)
+    assert first.startswith(b"retry: ")
+    assert sse.KEEP_ALIVE in rest
+    assert any(b"event: reconnect" in c and b'"reason":"lifetime"' in c for c in rest)
+    assert manager.open_count == 0  # the planned close freed it
+
+
+async def test_shutdown_ends_every_stream_with_a_reconnect():
+    manager = StreamManager(Hub())
+    streams = [manager.open([JOB], [1]) for _ in range(3)]
+    bodies = [asyncio.ensure_future(_chunks(manager, s, 2)) for s in streams]
+    await asyncio.sleep(0.05)
+    manager.shutdown()
+    for chunks in await asyncio.gather(*bodies):
+        assert b'"reason":"shutdown"' in chunks[-1] and b'"lastEventId":"1"' in chunks[-1]
+    assert manager.open_count == 0
