@@ -1,10 +1,11 @@
 import { HttpClient } from '@angular/common/http';
-import { HttpTestingController } from '@angular/common/http/testing';
+import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { TestBed } from '@angular/core/testing';
-import { Subscription } from 'rxjs';
+import { Subscription, takeWhile } from 'rxjs';
 
-import { resolveConfig } from './config';
+import { JOB_EVENTS_CONFIG, JobEventsOptions, resolveConfig } from './config';
 import { StreamUnavailableError } from './errors';
+import { isTerminal, JobEvent } from './models';
 import { StreamPool } from './stream-pool';
 import {
   answerWatch,
@@ -14,7 +15,7 @@ import {
   provideJobEventsTesting,
 } from 'job-events/testing';
 
-const [JOB_A, JOB_B] = [jobId(20), jobId(21)];
+const [JOB_A, JOB_B, JOB_C] = [jobId(20), jobId(21), jobId(22)];
 const NOTHING = { members: [], streams: [] };
 
 // The pool's own bookkeeping: what a long session would pile up if a job outlived its watch.
@@ -83,5 +84,183 @@ describe('StreamPool bookkeeping', () => {
     vi.advanceTimersByTime(1000);
     http.expectNone('/api/watch');
     expect(pool.held()).toEqual(NOTHING);
+  });
+});
+
+// The pool's own rules, driven directly: batching, sharing and swapping streams, reconnects,
+// the end of the attempts, stream auth. What the service adds (one watch per job, the
+// transports, fallback polling, stats) is in job-events.service.spec.ts.
+describe('StreamPool', () => {
+  interface Watcher {
+    events: JobEvent[];
+    errors: unknown[];
+    completed: boolean;
+    subscription: Subscription;
+  }
+
+  let http: HttpTestingController;
+  let pool: StreamPool;
+  /** What the hooks reported, under the names of the service's stats. */
+  let counts: {
+    tokens: number;
+    streamsOpened: number;
+    openStreams: number;
+    queryFallbacks: number;
+  };
+  const stats = () => counts;
+
+  /** The stream's own URL path (`/api/watch/{streamId}/events`): its cookie's path, a token of its own. */
+  const pathOf = (source: FakeEventSource) => new URL(source.url, 'http://localhost').pathname;
+
+  function setup(options: JobEventsOptions = {}): void {
+    TestBed.configureTestingModule({ providers: [provideJobEventsTesting(options)] });
+    http = TestBed.inject(HttpTestingController);
+    counts = { tokens: 0, streamsOpened: 0, openStreams: 0, queryFallbacks: 0 };
+    pool = new StreamPool(TestBed.inject(HttpClient), TestBed.inject(JOB_EVENTS_CONFIG), {
+      request: (kind) => counts[kind === 'token' ? 'tokens' : 'streamsOpened']++,
+      streams: (delta) => (counts.openStreams += delta),
+      queryFallback: () => counts.queryFallbacks++,
+    });
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeEventSource.reset();
+  });
+
+  afterEach(() => {
+    pool.close();
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  /** Watches a job through the pool and, as JobEventsService does, leaves on its terminal event. */
+  function watch(id: string): Watcher {
+    const watcher: Watcher = {
+      events: [],
+      errors: [],
+      completed: false,
+      subscription: Subscription.EMPTY,
+    };
+    watcher.subscription = pool
+      .watch({ jobType: 'Sleep', jobId: id })
+      .pipe(takeWhile((event) => !isTerminal(event), true))
+      .subscribe({
+        next: (event) => watcher.events.push(event),
+        error: (error) => watcher.errors.push(error),
+        complete: () => (watcher.completed = true),
+      });
+    return watcher;
+  }
+
+  /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
+  function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
+    const request = http.expectOne({ method: 'POST', url: '/api/watch' });
+    answerWatch(request, token, expiresInMs);
+    return request;
+  }
+
+  /** Answers every pending `POST /api/watch`; returns how many jobs each asked for. */
+  function grantAll(): number[] {
+    return http.match('/api/watch').map((request) => answerWatch(request).jobIds.length);
+  }
+
+  function versions(watcher: Watcher): number[] {
+    return watcher.events.map((event) => event.version);
+  }
+
+  // Batching, delivering, and sharing streams.
+
+  it('plans the jobs watched within batchMs of the first one together, batchMs after it', () => {
+    setup({ batchMs: 250 });
+    watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    watch(JOB_C); // the window is not extended by later jobs
+    vi.advanceTimersByTime(49);
+    http.expectNone('/api/watch');
+    vi.advanceTimersByTime(1);
+    const post = grant();
+    expect(post.request.body).toEqual({
+      jobs: [JOB_A, JOB_B, JOB_C].map((jobId) => ({ jobType: 'Sleep', jobId })),
+    });
+    expect(FakeEventSource.all).toHaveLength(1);
+  });
+
+  it('delivers each newer version to its own job, and ignores what is not a job event', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    const raw = (data: string) => source.onmessage?.(new MessageEvent('message', { data }));
+    raw('not json');
+    raw('{"jobId": 7, "version": 2}');
+    raw(`{"jobId": "${JOB_A}"}`);
+    source.send(jobEvent(JOB_C, 9)); // not watched here
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2), '2.0');
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2), '2.0');
+    source.send(jobEvent(JOB_A, 1, 'Queued'), '2.0');
+    source.send(jobEvent(JOB_B, 4, 'Running', 0.4), '2.4');
+    expect(versions(a)).toEqual([2]);
+    expect(versions(b)).toEqual([4]);
+    expect([a.errors, b.errors]).toEqual([[], []]);
+  });
+
+  it('refuses a second watch of a job it holds, and any watch once closed', () => {
+    setup();
+    const a = watch(JOB_A);
+    const again = watch(JOB_A);
+    expect(String(again.errors[0])).toMatch(/already watched/);
+    expect(a.errors).toEqual([]);
+    pool.close();
+    const late = watch(JOB_B);
+    expect(late.errors).toEqual([expect.any(StreamUnavailableError)]);
+    vi.advanceTimersByTime(1000);
+    http.expectNone('/api/watch');
+  });
+
+  // Reconnects: planned closes, failures, and the end of the attempts.
+
+  it('pauses 250 ms to 1.25 s at random before reopening after a planned close for shutdown', () => {
+    setup();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    source.planned('shutdown', '2');
+    expect(source.closed).toBe(true);
+    vi.advanceTimersByTime(749);
+    expect(FakeEventSource.all).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    http.expectNone('/api/watch'); // the token is reused, as for any planned close
+    const next = FakeEventSource.latest();
+    expect(next).not.toBe(source);
+    expect(next.params.get('lastEventId')).toBe('2');
+    next.open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(a.completed).toBe(true);
+    expect(a.errors).toEqual([]);
+  });
+
+  // Leaving and closing.
+
+  it('closes every stream and leaves no timer when closed', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant();
+    const first = FakeEventSource.latest().open();
+    watch(JOB_C);
+    vi.advanceTimersByTime(100);
+    grant('token-2');
+    const opening = FakeEventSource.latest();
+    pool.close();
+    expect([first.closed, opening.closed]).toEqual([true, true]);
+    expect(stats().openStreams).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    expect([a.errors, b.errors, a.completed]).toEqual([[], [], false]);
   });
 });
