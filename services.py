@@ -12,7 +12,7 @@ from api.auth import Authenticator
 from jobs.clock import Clock, SystemClock
 from jobs.queue import JobQueue, make_queue
 from jobs.runner import JobRunner
-from jobs.storage import table_service
+from jobs.storage import StorageHook, table_service
 from jobs.store import TableStatusStore
 from notify.hub import Hub
 from notify.opening import StreamOpener
@@ -43,10 +43,14 @@ class Services:
         await self.store.close()
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, *, storage_hook: StorageHook | None = None
+) -> Services:
+    """`storage_hook` sees every storage request (the local host counts them; Azure passes none)."""
     clock = clock or SystemClock()
     hub = Hub(clock)
-    store = TableStatusStore(table_service(settings), settings.table_prefix, clock)
+    table_hook = storage_hook("table") if storage_hook else None
+    store = TableStatusStore(table_service(settings, on_request=table_hook), settings.table_prefix, clock)
     # Same-process path: a status written here reaches this process's streams at once.
     store.add_listener(hub.publish)
     streams = StreamManager(
@@ -75,7 +79,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings=settings,
         clock=clock,
         store=store,
-        queue=make_queue(settings),
+        queue=make_queue(settings, on_request=storage_hook("queue") if storage_hook else None),
         runner=JobRunner(store, settings.max_delivery_count, clock),
         hub=hub,
         streams=streams,
@@ -93,6 +97,11 @@ def get_services() -> Services:
     global _services
     if _services is None:
         _services = build_services(get_settings())
+    return _services
+
+
+def current_services() -> Services | None:
+    """The process's services if they are built or installed, without building them."""
     return _services
 
 

@@ -104,7 +104,7 @@ class ProductTarget(Target):
         await self._fleet.store.update(self.job_id, update)
 
     def tasks(self) -> int | None:
-        return int(self._host.diagnostics()["process"]["asyncioTasks"])
+        return self._host.diagnostics().process.asyncio_tasks
 
     async def close(self) -> None:
         await self._fleet.close()

@@ -168,10 +168,14 @@ class Fleet:
     def __init__(self, env: dict[str, str]) -> None:
         from jobs.storage import table_service
         from jobs.store import TableStatusStore
+        from local_host.diagnostics import OPERATIONS
         from notify.tokens import StreamTokens
 
         settings = settings_for(env)
-        self.store = TableStatusStore(table_service(settings), settings.table_prefix)
+        # Counted like the local host's clients: the naive baseline reads through this store.
+        self.store = TableStatusStore(
+            table_service(settings, on_request=OPERATIONS.hook("table")), settings.table_prefix
+        )
         self.tokens = StreamTokens(settings.signing_key, ttl_seconds=3600)
         self.job_ids: list[str] = []
 

@@ -198,7 +198,7 @@ async def run(args: Any) -> dict[str, Any]:
             tasks.append(bench.watch(jobs))
             common.log(f"watching them {len(STRATEGIES)} ways at once (about {max(durations) + 60:.0f} s at most)")
             await asyncio.gather(*tasks)
-            ops = host.diagnostics()["storageOperations"]
+            ops = host.diagnostics().storage_operations
 
     rows = []
     fixed_requests = bench.requests[FIXED]

@@ -60,7 +60,7 @@ async def start_many(session: aiohttp.ClientSession, url: str, count: int, concu
 
 
 def completed(host: Any) -> int:
-    return sum(q["succeeded"] for q in host.diagnostics()["queue"])
+    return sum(q.succeeded for q in host.diagnostics().queue)
 
 
 async def drain(host: Any, expected: int, limit: float = 180.0) -> float:
@@ -88,13 +88,13 @@ async def run(args: Any) -> dict[str, Any]:
                 await drain(host, total)
                 for round_number in range(1, args.rounds + 1):
                     for concurrency in levels:
-                        before = host.diagnostics()["storageOperations"]
+                        before = host.diagnostics().storage_operations
                         cpu0 = common.cpu_seconds(host.proc.pid)
                         t0 = time.monotonic()
                         latencies, errors = await start_many(session, url, args.starts, concurrency)
                         wall = time.monotonic() - t0
                         cpu = common.cpu_seconds(host.proc.pid) - cpu0
-                        after = host.diagnostics()["storageOperations"]
+                        after = host.diagnostics().storage_operations
                         total += args.starts - errors
                         # Storage ops of the starts alone: counted before the worker has caught up (mostly);
                         # the worker's own ops are in the JSON details.
@@ -120,7 +120,7 @@ async def run(args: Any) -> dict[str, Any]:
                         )
                 common.log("storage transactions per start and per run")
                 cost = await cost_per_job(session, env, host, args.cost_starts)
-                ops_all = host.diagnostics()["storageOperations"]
+                ops_all = host.diagnostics().storage_operations
 
     per_start = common.rnd(cost["start"], 2)
     rows = []
@@ -159,13 +159,13 @@ async def run(args: Any) -> dict[str, Any]:
 async def cost_per_job(session: aiohttp.ClientSession, env: dict[str, str], worker: Any, count: int) -> dict[str, Any]:
     """Storage transactions of one start (an HTTP-only host counts its own) and of one run (the worker)."""
     with common.local_host(env, "--no-worker", "--no-timers") as http_only:
-        before_http = http_only.diagnostics()["storageOperations"]
-        before_worker = worker.diagnostics()["storageOperations"]
+        before_http = http_only.diagnostics().storage_operations
+        before_worker = worker.diagnostics().storage_operations
         done = completed(worker)
         latencies, _ = await start_many(session, f"{http_only.base_url}/api/jobs/Sleep/start", count, 1)
         await drain(worker, done + len(latencies))
-        start_ops = common.ops_delta(before_http, http_only.diagnostics()["storageOperations"])
-        run_ops = common.ops_delta(before_worker, worker.diagnostics()["storageOperations"])
+        start_ops = common.ops_delta(before_http, http_only.diagnostics().storage_operations)
+        run_ops = common.ops_delta(before_worker, worker.diagnostics().storage_operations)
     n = max(1, len(latencies))
     return {
         "start": sum(start_ops.values()) / n,

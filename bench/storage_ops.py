@@ -5,7 +5,7 @@
 Real watcher: one local host (`--no-worker --no-timers`, production WATCH_POLL_SECONDS and
 WATCH_RECONCILE_SECONDS) holds N SSE streams, each on a job of its own (raw-socket client,
 bench/sseclient.py). Its storage transactions are counted at the SDK pipeline
-(jobs.storage.OPERATIONS, read from /local/diagnostics) over `--window` seconds of steady state
+(local_host.diagnostics.OPERATIONS, read from /local/diagnostics) over `--window` seconds of steady state
 (31 s: one reconciliation falls in it). Meanwhile this process writes one status change per
 second to a watched job, so the feed is never empty and fan-out really happens.
 
@@ -69,17 +69,17 @@ async def measure_real(host: Any, conns: list[sseclient.SseConnection], window: 
     elapsed = time.monotonic() - t0
     after = host.diagnostics()
     cpu = common.cpu_seconds(host.proc.pid) - cpu_before
-    ops = common.ops_delta(before["storageOperations"], after["storageOperations"])
+    ops = common.ops_delta(before.storage_operations, after.storage_operations)
     return {
         "seconds": elapsed,
         "ops": ops,
         "ops_per_s": sum(ops.values()) / elapsed,
         "table_get_per_s": ops.get("table GET", 0) / elapsed,
-        "polls_per_s": (after["watcher"]["polls"] - before["watcher"]["polls"]) / elapsed,
-        "reconciles": after["watcher"]["reconciles"] - before["watcher"]["reconciles"],
+        "polls_per_s": (after.watcher.polls - before.watcher.polls) / elapsed,
+        "reconciles": after.watcher.reconciles - before.watcher.reconciles,
         "cpu_pct": cpu / elapsed * 100,
         "events": sum(c.data_events for c in conns) - events_before,
-        "open": after["streams"]["open"],
+        "open": after.streams.open,
     }
 
 
@@ -131,7 +131,7 @@ async def run(args: Any) -> dict[str, Any]:
     real: dict[int, dict[str, Any]] = {}
     naive: dict[int, dict[str, Any]] = {}
     churn_result = None
-    from jobs.storage import OPERATIONS
+    from local_host.diagnostics import OPERATIONS
 
     with common.azurite_running() as azurite:
         production = common.settings_for(common.system_env(azurite))

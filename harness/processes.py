@@ -18,10 +18,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from local_host.defaults import azurite_connection_string
+
+if TYPE_CHECKING:
+    from local_host.diagnostics import Diagnostics
 
 ROOT = Path(__file__).resolve().parents[1]
 AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
@@ -213,5 +217,7 @@ class LocalHostProcess:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None
 
-    def diagnostics(self) -> dict[str, object]:
-        return httpx.get(f"{self.base_url}/local/diagnostics", timeout=5).json()
+    def diagnostics(self) -> Diagnostics:
+        from local_host.diagnostics import Diagnostics  # the app's modules, only when a host is read
+
+        return Diagnostics.model_validate(httpx.get(f"{self.base_url}/local/diagnostics", timeout=5).json())

@@ -6,12 +6,15 @@ or in Azure when the budget says so. Both carry the same JSON message.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field
 
 from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, CamelModel
 from settings import QueueBackend, Settings
+
+if TYPE_CHECKING:
+    from jobs.storage import RequestHook
 
 
 class JobMessage(CamelModel):
@@ -31,10 +34,10 @@ class JobQueue(Protocol):
 
 
 class StorageJobQueue:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_request: RequestHook | None = None) -> None:
         from jobs.storage import storage_queue
 
-        self._client = storage_queue(settings, settings.queue_name)
+        self._client = storage_queue(settings, settings.queue_name, on_request=on_request)
 
     async def send(self, message: JobMessage) -> None:
         await self._client.send_message(message.to_json())
@@ -84,7 +87,8 @@ class ServiceBusJobQueue:
         await self._client.close()
 
 
-def make_queue(settings: Settings) -> JobQueue:
+def make_queue(settings: Settings, *, on_request: RequestHook | None = None) -> JobQueue:
+    """`on_request` sees every storage request of a Storage queue (Service Bus is not storage)."""
     if settings.queue_backend is QueueBackend.STORAGE:
-        return StorageJobQueue(settings)
+        return StorageJobQueue(settings, on_request)
     return ServiceBusJobQueue(settings)

@@ -7,8 +7,6 @@ than hold the request for a minute of SDK back-off.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -31,40 +29,12 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-class OperationCounter:
-    """Counts storage transactions (each HTTP attempt), by service and method.
-
-    Storage bills per transaction, so this is what the benchmarks and the
-    diagnostics endpoint report. It counts through `raw_request_hook`, the one
-    hook both SDKs run on every attempt of every client (a table client made by
-    `get_table_client()` shares its service's hook; per-retry policies are not
-    carried over).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def hook(self, service: str) -> Callable[[PipelineRequest[HttpRequest]], None]:
-        def count(request: PipelineRequest[HttpRequest]) -> None:
-            self.add(f"{service} {request.http_request.method}")
-
-        return count
-
-    def add(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] += 1
-
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-
-OPERATIONS = OperationCounter()
+# Called on every HTTP attempt of a client (`raw_request_hook`, which both SDKs run on every
+# attempt, and which a table client made by `get_table_client()` shares with its service).
+# Production clients get none; the local host passes one that counts storage transactions.
+RequestHook = Callable[[PipelineRequest[HttpRequest]], None]
+# A hook for each kind of client ("table", "queue"), so a counter can tell them apart.
+StorageHook = Callable[[str], RequestHook]
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -82,19 +52,19 @@ def _credential(client_id: str | None) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
 
 
-def table_service(settings: Settings) -> TableServiceClient:
-    options = {**CLIENT_OPTIONS, "raw_request_hook": OPERATIONS.hook("table")}
+def table_service(settings: Settings, *, on_request: RequestHook | None = None) -> TableServiceClient:
+    options = {**CLIENT_OPTIONS, **({"raw_request_hook": on_request} if on_request else {})}
     if settings.storage_connection:
         return TableServiceClient.from_connection_string(settings.storage_connection, **options)
     assert settings.storage_table_uri  # checked by Settings
     return TableServiceClient(settings.storage_table_uri, credential=_credential(settings.storage_client_id), **options)
 
 
-def storage_queue(settings: Settings, name: str) -> QueueClient:
+def storage_queue(settings: Settings, name: str, *, on_request: RequestHook | None = None) -> QueueClient:
     # Base64, because that is what the Functions queue trigger expects by default.
     options = {
         **CLIENT_OPTIONS,
-        "raw_request_hook": OPERATIONS.hook("queue"),
+        **({"raw_request_hook": on_request} if on_request else {}),
         "message_encode_policy": TextBase64EncodePolicy(),
         "message_decode_policy": TextBase64DecodePolicy(),
     }

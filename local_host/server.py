@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import logging
-import os
-import resource
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,14 +26,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api.problems import problem_response
-from jobs.storage import OPERATIONS, storage_queue
+from jobs.storage import storage_queue
 from local_host.defaults import LEASE_SECONDS
+from local_host.diagnostics import OPERATIONS, Diagnostics, read_diagnostics
 from local_host.functions import ROOT, FunctionTable, HttpFunction, host_json, read_functions
 from local_host.queue_worker import StorageQueueWorker
 from local_host.timers import run_timer
-from services import Services, get_services
+from services import Services, build_services, current_services, get_services, set_services
 from settings import get_settings
-from telemetry.snapshot import install_local_reader, snapshot
+from telemetry.snapshot import install_local_reader
 
 log = logging.getLogger("local_host")
 
@@ -82,6 +80,9 @@ class LocalHost:
         return get_services()
 
     async def startup(self) -> None:
+        if current_services() is None:
+            # Built here, in the loop, with the one storage hook only the local host installs.
+            set_services(build_services(get_settings(), storage_hook=OPERATIONS.hook))
         services = self.services
         await services.store.ensure_tables()
         queues_config = host_json().get("extensions", {}).get("queues", {})
@@ -90,8 +91,10 @@ class LocalHost:
                 raise NotImplementedError(
                     f"{function.name}: the local host runs Storage queue triggers; set JOBS_QUEUE_BACKEND=storage"
                 )
-            queue = storage_queue(services.settings, function.queue_name)
-            poison = storage_queue(services.settings, f"{function.queue_name}-poison")
+            queue = storage_queue(services.settings, function.queue_name, on_request=OPERATIONS.hook("queue"))
+            poison = storage_queue(
+                services.settings, f"{function.queue_name}-poison", on_request=OPERATIONS.hook("queue")
+            )
             for client in (queue, poison):
                 with contextlib.suppress(Exception):
                     await client.create_queue()
@@ -139,43 +142,8 @@ class LocalHost:
             await worker.poison.close()
         await self.services.close()
 
-    def diagnostics(self) -> dict[str, Any]:
-        services = self.services
-        streams = services.streams
-        fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
-        return {
-            "streams": {
-                "open": streams.open_count,
-                "opened": streams.opened_total,
-                "closed": dict(streams.closed),
-                "max": streams.max_streams,
-            },
-            "hub": {"watchedJobs": len(services.hub.watched())},
-            "watcher": {
-                "running": services.watcher.running,
-                "polls": services.watcher.polls,
-                "reconciles": services.watcher.reconciles,
-            },
-            "queue": [vars(w.stats) for w in self.workers],
-            "storageOperations": OPERATIONS.snapshot(),
-            "metrics": snapshot(),
-            "process": {
-                "asyncioTasks": len(asyncio.all_tasks()),
-                "openFiles": fds,
-                "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                "rssKiB": _current_rss_kib(),
-                "gcObjects": len(gc.get_objects()) if os.environ.get("LOCAL_HOST_COUNT_OBJECTS") else None,
-            },
-        }
-
-
-def _current_rss_kib() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return None
+    def diagnostics(self) -> Diagnostics:
+        return read_diagnostics(self.services, self.workers)
 
 
 def build_app(
@@ -194,7 +162,8 @@ def build_app(
     routes: list[Any] = [Route(f.route, _http_endpoint(f), methods=list(f.methods), name=f.name) for f in table.http]
 
     async def diagnostics(request: Request) -> Response:
-        return JSONResponse(host.diagnostics(), headers={"Cache-Control": "no-store"})
+        body = host.diagnostics().model_dump(mode="json", by_alias=True)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     routes.append(Route("/local/diagnostics", diagnostics, methods=["GET"]))
     demo = demo_dir or DEMO_DIST

@@ -167,8 +167,6 @@ class StreamManager:
         self._ticker: asyncio.Task[None] | None = None
         self._random = random.Random()
         self.shutting_down = False
-        self.opened_total = 0
-        self.closed: dict[str, int] = {reason.value: 0 for reason in CloseReason}
 
     @property
     def open_count(self) -> int:
@@ -184,7 +182,7 @@ class StreamManager:
         stream = Stream(job_ids, resume, now + lifetime, now)
         self._streams.add(stream)
         self._hub.subscribe(stream.job_ids, stream)
-        self.opened_total += 1
+        # Counted by the instruments only: the local host's diagnostics read them back.
         measure = metrics()
         measure.open_streams.add(1)
         measure.streams_opened.add(1, {"resumed": stream.resumed, "jobs": "one" if len(job_ids) == 1 else "many"})
@@ -197,7 +195,6 @@ class StreamManager:
 
     def record_close(self, reason: CloseReason) -> None:
         """Count a stream that ended, or that was refused before it opened (`auth`, `capacity`)."""
-        self.closed[reason.value] += 1
         metrics().streams_closed.add(1, {"reason": reason.value})
 
     def discard(self, stream: Stream, reason: CloseReason) -> None:

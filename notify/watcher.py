@@ -21,6 +21,7 @@ from jobs.clock import Clock, SystemClock
 from jobs.storage import is_outage
 from jobs.store import StatusStore
 from notify.hub import Arrival, Hub
+from telemetry.metrics import FeedRead, metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ class FeedWatcher:
         self._skew = timedelta(seconds=skew_seconds)
         self._clock = clock or SystemClock()
         self._task: asyncio.Task[None] | None = None
-        self.polls = 0
-        self.reconciles = 0
 
     @property
     def running(self) -> bool:
@@ -74,7 +73,7 @@ class FeedWatcher:
                 for status in await self._store.changes_since(since, self._hub.wants):
                     self._hub.publish(status, path=Arrival.FEED)
                 since = started - self._skew
-                self.polls += 1
+                metrics().feed_reads.add(1, {"read": FeedRead.CHANGES})
             except Exception as exc:
                 # Storage is down: keep `since`, so nothing is skipped when it returns.
                 log.warning("change feed read failed: %s", type(exc).__name__, exc_info=not is_outage(exc))
@@ -89,7 +88,7 @@ class FeedWatcher:
         unfinished = self._hub.unfinished()
         if not unfinished:
             return
-        self.reconciles += 1
+        metrics().feed_reads.add(1, {"read": FeedRead.RECONCILE})
         active = {job.job_id for job in await self._store.active_jobs()}
         for job_id in unfinished:
             if job_id not in active:

@@ -3,6 +3,7 @@
 - requests by route and status (the polling storm, or its absence);
 - open streams, streams opened (and resumed) and closed by reason;
 - polls, and polls made after a client fell back from SSE;
+- the feed watcher's reads (its storage cost per process);
 - job queue wait and run time by job type and outcome; failures by reason;
 - notification latency: status written -> event sent.
 
@@ -14,6 +15,7 @@ set (see `configure`), an in-memory reader on the local host, or a test's reader
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics as otel
@@ -37,52 +39,82 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 
 LATENCY_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1000, 2000, 5000)
 
 
+class MetricName(StrEnum):
+    """Every instrument's name, spelled here only: the snapshot, the tests, the benchmarks and
+    (through the diagnostics schema) the demo take them from this list."""
+
+    REQUESTS = "jobevents.http.requests"
+    STREAMS_OPEN = "jobevents.streams.open"
+    STREAMS_OPENED = "jobevents.streams.opened"
+    STREAMS_CLOSED = "jobevents.streams.closed"
+    POLLS = "jobevents.polls"
+    FEED_READS = "jobevents.feed.reads"
+    QUEUE_WAIT = "jobevents.jobs.queue_wait"
+    RUN_TIME = "jobevents.jobs.run_time"
+    JOBS_FINISHED = "jobevents.jobs.finished"
+    JOBS_FAILED = "jobevents.jobs.failed"
+    NOTIFY_LATENCY = "jobevents.notify.latency"
+
+
+class FeedRead(StrEnum):
+    """The `read` attribute of `jobevents.feed.reads`."""
+
+    CHANGES = "changes"  # one change-feed query, each watcher tick, however many streams are open
+    RECONCILE = "reconcile"  # one reconciliation round: the active-jobs index, then point reads
+
+
 class Metrics:
     def __init__(self, meter: Meter) -> None:
         self.requests = meter.create_counter(
-            "jobevents.http.requests", unit="{request}", description="HTTP requests by route, method and status"
+            MetricName.REQUESTS, unit="{request}", description="HTTP requests by route, method and status"
         )
         self.open_streams = meter.create_up_down_counter(
-            "jobevents.streams.open", unit="{stream}", description="SSE streams open now"
+            MetricName.STREAMS_OPEN, unit="{stream}", description="SSE streams open now"
         )
         self.streams_opened = meter.create_counter(
-            "jobevents.streams.opened",
+            MetricName.STREAMS_OPENED,
             unit="{stream}",
             description="SSE streams opened; resumed=true with Last-Event-ID",
         )
         self.streams_closed = meter.create_counter(
-            "jobevents.streams.closed",
+            MetricName.STREAMS_CLOSED,
             unit="{stream}",
             description="SSE streams closed or refused, by reason: terminal, client_gone, lifetime, shutdown, "
             "capacity, auth",
         )
         self.polls = meter.create_counter(
-            "jobevents.polls", unit="{request}", description="Status reads; fallback=true after SSE failed"
+            MetricName.POLLS, unit="{request}", description="Status reads; fallback=true after SSE failed"
+        )
+        self.feed_reads = meter.create_counter(
+            MetricName.FEED_READS,
+            unit="{read}",
+            description="The feed watcher's storage reads, by read: changes (a change-feed query that answered; "
+            "one per tick however many streams are open), reconcile (a reconciliation round)",
         )
         self.queue_wait = meter.create_histogram(
-            "jobevents.jobs.queue_wait",
+            MetricName.QUEUE_WAIT,
             unit="s",
             description="Started -> Running, by job type",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self.run_time = meter.create_histogram(
-            "jobevents.jobs.run_time",
+            MetricName.RUN_TIME,
             unit="s",
             description="Running -> terminal, by job type and outcome",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self.jobs_finished = meter.create_counter(
-            "jobevents.jobs.finished",
+            MetricName.JOBS_FINISHED,
             unit="{job}",
             description="Jobs that reached a terminal state, by type and outcome",
         )
         self.jobs_failed = meter.create_counter(
-            "jobevents.jobs.failed",
+            MetricName.JOBS_FAILED,
             unit="{job}",
             description="Failed jobs by reason: " + ", ".join(f"{f.value} ({f.meaning})" for f in Failure),
         )
         self.notify_latency = meter.create_histogram(
-            "jobevents.notify.latency",
+            MetricName.NOTIFY_LATENCY,
             unit="ms",
             description="Status written -> event sent, by path (local, feed)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,

@@ -62,13 +62,15 @@ def shared_host(azurite: Azurite) -> Iterator[LocalHostProcess]:
 
 @pytest.fixture
 async def store(azurite: Azurite) -> AsyncIterator[object]:
-    """A TableStatusStore on fresh tables of the test Azurite."""
+    """A TableStatusStore on fresh tables of the test Azurite, its requests counted as the
+    local host counts its own (local_host.diagnostics.OPERATIONS)."""
     from jobs.storage import table_service
     from jobs.store import TableStatusStore
+    from local_host.diagnostics import OPERATIONS
     from settings import Settings
 
     settings = Settings.model_validate(isolated_settings(azurite))
-    table = TableStatusStore(table_service(settings), f"s{secrets.token_hex(4)}")
+    table = TableStatusStore(table_service(settings, on_request=OPERATIONS.hook("table")), f"s{secrets.token_hex(4)}")
     await table.ensure_tables()
     yield table
     await table.close()
@@ -95,9 +97,11 @@ def own_azurite() -> Iterator[Azurite]:
 @pytest.fixture
 async def asgi_api(azurite: Azurite) -> AsyncIterator[Callable[..., Awaitable[tuple[object, object]]]]:
     """Builds the app in this process, on real Azurite, with settings overrides:
-    `client, services = await asgi_api(create_tables=True, **settings)`."""
+    `client, services = await asgi_api(create_tables=True, **settings)`. Its storage requests
+    are counted as the local host counts them (local_host.diagnostics.OPERATIONS)."""
     import httpx
 
+    from local_host.diagnostics import OPERATIONS
     from local_host.server import build_app
     from services import build_services, set_services
     from settings import Settings
@@ -105,7 +109,8 @@ async def asgi_api(azurite: Azurite) -> AsyncIterator[Callable[..., Awaitable[tu
     built: list[tuple[httpx.AsyncClient, object]] = []
 
     async def make(create_tables: bool = True, **overrides: str) -> tuple[httpx.AsyncClient, object]:
-        services = build_services(Settings.model_validate(isolated_settings(azurite, **overrides)))
+        settings = Settings.model_validate(isolated_settings(azurite, **overrides))
+        services = build_services(settings, storage_hook=OPERATIONS.hook)
         if create_tables:
             await services.store.ensure_tables()
         set_services(services)

@@ -12,6 +12,7 @@ import pytest
 from harness.processes import isolated_settings
 from harness.sse import read_stream
 from jobs.model import JobState
+from telemetry.metrics import MetricName
 from telemetry.snapshot import snapshot, total
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
@@ -217,7 +218,7 @@ async def test_unqueueable_start_is_503_and_the_job_is_failed(api, reader):
     assert records and records[-1].status is JobState.FAILED
     assert records[-1].message == "could not be queued"
     # ...and counted with the other failed jobs.
-    assert total(snapshot(reader), "jobevents.jobs.failed", job_type="Sleep", reason="unqueued") == 1
+    assert total(snapshot(reader), MetricName.JOBS_FAILED, job_type="Sleep", reason="unqueued") == 1
 
 
 async def test_storage_outage_is_503_not_500(azurite, asgi_api):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from harness.sse import watch_job
+from local_host.diagnostics import Diagnostics
 
 pytestmark = pytest.mark.faults
 
@@ -23,7 +24,7 @@ POOLED_CONNECTIONS = 200
 FIRST_RSS_LIMIT_KIB, SECOND_RSS_LIMIT_KIB = 64 * 1024, 16 * 1024
 
 
-async def settle(host, baseline: dict, within: float = 50.0) -> dict:
+async def settle(host, baseline: Diagnostics, within: float = 50.0) -> Diagnostics:
     """Diagnostics once the idle work has wound down: message tasks, the stream ticker,
     and the feed watcher, which keeps running 30 s after the last stream closes (the
     hub holds recent jobs that long for reconnects)."""
@@ -31,10 +32,10 @@ async def settle(host, baseline: dict, within: float = 50.0) -> dict:
     while True:
         now = host.diagnostics()
         idle = (
-            now["streams"]["open"] == 0
-            and not now["watcher"]["running"]
-            and now["queue"][0]["in_flight"] == 0
-            and now["process"]["asyncioTasks"] <= baseline["process"]["asyncioTasks"]
+            now.streams.open == 0
+            and not now.watcher.running
+            and now.queue[0].in_flight == 0
+            and now.process.asyncio_tasks <= baseline.process.asyncio_tasks
         )
         if idle or time.monotonic() > deadline:
             return now
@@ -63,12 +64,12 @@ async def round_of(base: str, jobs: int) -> float:
     return time.monotonic() - started
 
 
-def assert_idle(now: dict, baseline: dict) -> None:
-    assert now["streams"]["open"] == 0
-    assert now["watcher"]["running"] is False
-    assert now["hub"]["watchedJobs"] == 0
-    assert now["queue"][0]["in_flight"] == 0
-    assert now["process"]["asyncioTasks"] <= baseline["process"]["asyncioTasks"]
+def assert_idle(now: Diagnostics, baseline: Diagnostics) -> None:
+    assert now.streams.open == 0
+    assert now.watcher.running is False
+    assert now.hub.watched_jobs == 0
+    assert now.queue[0].in_flight == 0
+    assert now.process.asyncio_tasks <= baseline.process.asyncio_tasks
 
 
 async def test_500_concurrent_jobs_with_watchers_and_no_leaks(host_factory):
@@ -83,17 +84,17 @@ async def test_500_concurrent_jobs_with_watchers_and_no_leaks(host_factory):
     second_time = await round_of(base, SECOND_ROUND)
     second = await settle(host, baseline)
 
-    assert first["streams"]["opened"] - baseline["streams"]["opened"] >= FIRST_ROUND
+    assert first.streams.opened - baseline.streams.opened >= FIRST_ROUND
     for after in (first, second):
         assert_idle(after, baseline)
-    fds = [d["process"]["openFiles"] for d in (baseline, first, second)]
+    fds = [d.process.open_files for d in (baseline, first, second)]
     assert fds[1] <= fds[0] + POOLED_CONNECTIONS
     assert fds[2] <= fds[1] + 2, f"file descriptors grew between rounds: {fds}"
-    rss = [d["process"]["rssKiB"] for d in (baseline, first, second)]
+    rss = [d.process.rss_kib for d in (baseline, first, second)]
     assert rss[1] - rss[0] < FIRST_RSS_LIMIT_KIB, rss
     assert rss[2] - rss[1] < SECOND_RSS_LIMIT_KIB, rss
     print(
         f"load: {FIRST_ROUND} jobs + watchers in {first_time:.1f}s, {SECOND_ROUND} in {second_time:.1f}s; "
-        f"tasks {baseline['process']['asyncioTasks']}/{first['process']['asyncioTasks']}/"
-        f"{second['process']['asyncioTasks']}, fds {fds}, rss KiB {rss}"
+        f"tasks {baseline.process.asyncio_tasks}/{first.process.asyncio_tasks}/"
+        f"{second.process.asyncio_tasks}, fds {fds}, rss KiB {rss}"
     )

@@ -80,7 +80,7 @@ async def test_poison_job_ends_failed_and_its_message_moves_to_the_poison_queue(
         await asyncio.sleep(0.2)
     assert len(messages) == 1
     assert json.loads(base64.b64decode(messages[0].content))["jobId"] == job["jobId"]
-    assert host.diagnostics()["queue"][0]["poisoned"] == 1
+    assert host.diagnostics().queue[0].poisoned == 1
 
 
 async def test_sweeper_fails_queued_and_running_jobs_past_their_timeout_and_streams_hear_it(azurite, host_factory):
@@ -105,8 +105,8 @@ async def test_the_sweep_reads_only_unfinished_jobs(store):
 
     from jobs.clock import SystemClock
     from jobs.model import JobUpdate
-    from jobs.storage import OPERATIONS
     from jobs.sweeper import sweep
+    from local_host.diagnostics import OPERATIONS
 
     async def sweep_cost(finished: int) -> int:
         for _ in range(finished):

@@ -15,6 +15,8 @@ from notify.opening import AllFinished, StreamOpener
 from notify.streams import Stream, StreamManager
 from notify.tokens import StreamTokens
 from notify.watcher import FeedWatcher
+from telemetry.metrics import MetricName
+from telemetry.snapshot import snapshot, total
 
 
 @pytest.fixture
@@ -26,6 +28,11 @@ async def opened(store) -> AsyncIterator[tuple[StreamOpener, StreamManager, Stre
     yield StreamOpener(tokens, streams, hub, store, watcher), streams, tokens, store
     streams.shutdown()
     await watcher.stop()
+
+
+def closed(reader, reason: str) -> float:
+    """Streams closed (or refused) for `reason`, as the instruments counted them."""
+    return total(snapshot(reader), MetricName.STREAMS_CLOSED, reason=reason)
 
 
 async def _job(store, *, finished: bool = False) -> str:
@@ -46,11 +53,11 @@ async def test_a_new_stream_starts_with_the_current_state(opened):
     assert b'"status":"Queued"' in chunk and b"id: 1\n" in chunk and not done
 
 
-async def test_a_client_with_the_terminal_event_gets_all_finished(opened):
+async def test_a_client_with_the_terminal_event_gets_all_finished(opened, reader):
     opener, streams, _, store = opened
     job_id = await _job(store, finished=True)
     assert isinstance(await opener.open([job_id], "3"), AllFinished)
-    assert streams.open_count == 0 and streams.closed["terminal"] == 1
+    assert streams.open_count == 0 and closed(reader, "terminal") == 1
     # One version short of the end: the terminal event is still to come.
     stream = await opener.open([job_id], "2")
     assert isinstance(stream, Stream)
@@ -65,7 +72,7 @@ async def test_an_up_to_date_client_gets_nothing_until_the_next_change(opened):
     assert isinstance(stream, Stream) and not stream.has_work
 
 
-async def test_refusals_free_the_stream(opened):
+async def test_refusals_free_the_stream(opened, reader):
     opener, streams, _, store = opened
     job_id = await _job(store)
     with pytest.raises(UnknownJob):
@@ -76,11 +83,11 @@ async def test_refusals_free_the_stream(opened):
         await opener.open(["../etc"], None)
     with pytest.raises(BadResume):
         await opener.open([job_id, job_id], "1")  # a vector of the wrong length
-    assert streams.open_count == 0 and streams.closed["rejected"] == 2
+    assert streams.open_count == 0 and closed(reader, "rejected") == 2
 
 
-async def test_authorize_checks_the_scope_and_counts_refusals(opened):
-    opener, streams, tokens, _ = opened
+async def test_authorize_checks_the_scope_and_counts_refusals(opened, reader):
+    opener, _, tokens, _ = opened
     token, _ = tokens.issue("anonymous", ["a"], stream_id="s1")
     assert opener.authorize(token, job_id="a", stream_id="s1").job_ids == ("a",)
     for kwargs, error in (({"job_id": "b"}, TokenScopeError), ({"stream_id": "s2"}, TokenScopeError)):
@@ -88,7 +95,7 @@ async def test_authorize_checks_the_scope_and_counts_refusals(opened):
             opener.authorize(token, **kwargs)
     with pytest.raises(TokenError):
         opener.authorize(None)
-    assert streams.closed["auth"] == 3
+    assert closed(reader, "auth") == 3
 
 
 def _subclasses(kind: type) -> set[type]:

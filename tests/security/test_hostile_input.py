@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.storage import OPERATIONS
+from local_host.diagnostics import OPERATIONS
 from tests.support.api import assert_problem
 
 REAL_ID = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"

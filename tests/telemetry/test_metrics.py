@@ -10,10 +10,12 @@ import httpx
 
 from jobs.queue import JobMessage
 from jobs.runner import JobRunner
+from local_host.diagnostics import stream_figures
 from notify.hub import Arrival, Hub
 from notify.streams import CloseReason, StreamManager
 from telemetry import metrics as telemetry_metrics
-from telemetry.snapshot import snapshot, total
+from telemetry.metrics import MetricName
+from telemetry.snapshot import HistogramPoint, snapshot, total
 
 
 async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):
@@ -24,12 +26,12 @@ async def test_a_job_run_records_queue_wait_run_time_and_outcome(store, reader):
     await runner.handle(JobMessage(job_id=done, job_type="Sleep", input={"seconds": 0.1, "steps": 1}).to_json(), 1)
     await runner.handle(JobMessage(job_id=failed, job_type="Fail", input={"afterSeconds": 0}).to_json(), 1)
     view = snapshot(reader)
-    assert total(view, "jobevents.jobs.queue_wait", job_type="Sleep") == 1
-    assert total(view, "jobevents.jobs.run_time", job_type="Sleep", outcome="Completed") == 1
-    assert total(view, "jobevents.jobs.finished", job_type="Fail", outcome="Failed") == 1
-    assert total(view, "jobevents.jobs.failed", job_type="Fail", reason="error") == 1
-    run = next(p for p in view["jobevents.jobs.run_time"] if p["attributes"]["job_type"] == "Sleep")
-    assert 0.1 <= run["sum"] < 5
+    assert total(view, MetricName.QUEUE_WAIT, job_type="Sleep") == 1
+    assert total(view, MetricName.RUN_TIME, job_type="Sleep", outcome="Completed") == 1
+    assert total(view, MetricName.JOBS_FINISHED, job_type="Fail", outcome="Failed") == 1
+    assert total(view, MetricName.JOBS_FAILED, job_type="Fail", reason="error") == 1
+    run = next(p for p in view[MetricName.RUN_TIME] if p.attributes["job_type"] == "Sleep")
+    assert isinstance(run, HistogramPoint) and 0.1 <= run.sum < 5
 
 
 async def test_a_stream_records_open_close_reason_and_latency(reader):
@@ -45,16 +47,17 @@ async def test_a_stream_records_open_close_reason_and_latency(reader):
     status = JobStatus(job_id=job_id, job_type="Sleep", status=JobState.QUEUED, timestamp=datetime.now(UTC), version=1)
     hub.publish(status, path=Arrival.READ)
     await anext(body)
-    assert total(snapshot(reader), "jobevents.streams.open") == 1
+    assert total(snapshot(reader), MetricName.STREAMS_OPEN) == 1
     hub.publish(status.model_copy(update={"status": JobState.COMPLETED, "version": 2, "timestamp": datetime.now(UTC)}))
     chunks = [chunk async for chunk in body]
     assert b'"status":"Completed"' in b"".join(chunks)
     view = snapshot(reader)
-    assert total(view, "jobevents.streams.open") == 0
-    assert total(view, "jobevents.streams.opened", resumed=False, jobs="one") == 1
-    assert total(view, "jobevents.streams.closed", reason="terminal") == 1
-    latency = view["jobevents.notify.latency"]
-    assert [p["attributes"] for p in latency] == [{"path": "local"}] and latency[0]["count"] == 1
+    assert total(view, MetricName.STREAMS_OPEN) == 0
+    assert total(view, MetricName.STREAMS_OPENED, resumed=False, jobs="one") == 1
+    assert total(view, MetricName.STREAMS_CLOSED, reason="terminal") == 1
+    latency = view[MetricName.NOTIFY_LATENCY]
+    assert [p.attributes for p in latency] == [{"path": "local"}]
+    assert isinstance(latency[0], HistogramPoint) and latency[0].count == 1
 
 
 def test_open_streams_counter_returns_to_zero_when_clients_vanish(host_factory):
@@ -69,7 +72,7 @@ def test_open_streams_counter_returns_to_zero_when_clients_vanish(host_factory):
         sockets.append(raw)
 
     def open_streams() -> float:
-        return total(host.diagnostics()["metrics"], "jobevents.streams.open")
+        return host.diagnostics().total(MetricName.STREAMS_OPEN)
 
     assert open_streams() == 3
     for raw in sockets:  # the clients vanish without a goodbye
@@ -79,24 +82,20 @@ def test_open_streams_counter_returns_to_zero_when_clients_vanish(host_factory):
     while open_streams() != 0:
         assert time.monotonic() < deadline, "open-streams counter did not return to zero"
         time.sleep(0.2)
-    view = host.diagnostics()["metrics"]
-    assert total(view, "jobevents.streams.closed", reason="client_gone") == 3
-    assert host.diagnostics()["streams"]["open"] == 0
+    assert host.diagnostics().total(MetricName.STREAMS_CLOSED, reason="client_gone") == 3
+    assert host.diagnostics().streams.open == 0
 
 
 def test_requests_are_counted_by_route_and_status(shared_host):
     base = shared_host.base_url
-    before = total(
-        shared_host.diagnostics()["metrics"],
-        "jobevents.http.requests",
+    before = shared_host.diagnostics().total(
+        MetricName.REQUESTS,
         **{"http.route": "/api/jobs/{jobType}/{jobId}", "http.response.status_code": 404},
     )
     httpx.get(f"{base}/api/jobs/Sleep/{uuid.uuid4()}")
     httpx.get(f"{base}/api/jobs/Sleep/{uuid.uuid4()}?fallback=1")
-    view = shared_host.diagnostics()["metrics"]
-    after = total(
-        view,
-        "jobevents.http.requests",
+    after = shared_host.diagnostics().total(
+        MetricName.REQUESTS,
         **{"http.route": "/api/jobs/{jobType}/{jobId}", "http.response.status_code": 404},
     )
     assert after - before == 2
@@ -119,9 +118,11 @@ async def test_stream_metrics_survive_many_streams_quickly(reader):
         streams.discard(stream, CloseReason.REJECTED)
     await asyncio.sleep(0)
     view = snapshot(reader)
-    assert total(view, "jobevents.streams.open") == 0
-    assert total(view, "jobevents.streams.closed", reason="rejected") == 50
-    assert streams.closed["rejected"] == 50  # the local diagnostics count the same closes
+    assert total(view, MetricName.STREAMS_OPEN) == 0
+    assert total(view, MetricName.STREAMS_CLOSED, reason="rejected") == 50
+    # The local diagnostics read the same closes.
+    figures = stream_figures(view, open_now=streams.open_count, max_streams=streams.max_streams)
+    assert figures.closed[CloseReason.REJECTED] == 50
 
 
 def test_application_insights_gets_no_span_per_storage_request(monkeypatch):
