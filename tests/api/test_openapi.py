@@ -220,3 +220,40 @@ def test_check_reports_optionality_and_type() -> None:
     assert "'message' is required in models.ts but may be absent" in problems[0]
     assert "'progress' is optional (?) in models.ts but always sent" in problems[1]
     assert "'version' is `string` in models.ts but `number`" in problems[2]
+
+
+# --- the document itself ---------------------------------------------------------------------
+
+
+def _documented_routes() -> set[tuple[str, str]]:
+    names = set(job_types())
+    routes = set()
+    for path, operations in openapi_document()["paths"].items():
+        parts = path.split("/")
+        if len(parts) == 5 and parts[2] == "jobs" and parts[3] in names and parts[4] == "start":
+            path = "/api/jobs/{jobType}/start"  # one documented path per job type
+        routes |= {(path, method.upper()) for method in operations}
+    return routes
+
+
+def test_the_document_describes_every_http_function_and_nothing_else() -> None:
+    import function_app
+    from local_host.functions import read_functions
+
+    registered = {(f.route, m) for f in read_functions(function_app.app).http for m in f.methods}
+    # The document does not describe itself.
+    assert _documented_routes() == registered - {("/api/openapi.json", "GET")}
+
+
+def test_every_error_answer_is_problem_json_and_every_start_takes_its_model() -> None:
+    document = openapi_document()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                # Health's 503 is its report (which check failed), not an error.
+                if status.startswith(("4", "5")) and path != "/api/health":
+                    assert "application/problem+json" in answer["content"], (method, path, status)
+    for name, job_type in job_types().items():
+        body = document["paths"][f"/api/jobs/{name}/start"]["post"]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/" + job_type.input_model.__name__) and body["required"] is True
