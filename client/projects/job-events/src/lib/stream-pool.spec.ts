@@ -221,6 +221,162 @@ describe('StreamPool', () => {
     http.expectNone('/api/watch');
   });
 
+  it('adds jobs by opening a combined stream that resumes, closing the old one only once it is open', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest().open();
+    first.send(jobEvent(JOB_A, 3, 'Running', 0.3));
+
+    const b = watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    const post = grant('token-2');
+    expect((post.request.body as { jobs: unknown[] }).jobs).toHaveLength(2);
+    const second = FakeEventSource.latest();
+    expect(second.params.get('lastEventId')).toBe('3.0');
+    expect(first.closed).toBe(false); // still the one delivering
+    first.send(jobEvent(JOB_A, 4, 'Running', 0.4));
+    second.open();
+    expect(first.closed).toBe(true);
+    second.send(jobEvent(JOB_A, 4, 'Running', 0.4), '4.0'); // overlap: already seen
+    second.send(jobEvent(JOB_B, 1, 'Queued'), '4.1');
+    expect(versions(a)).toEqual([3, 4]);
+    expect(versions(b)).toEqual([1]);
+    expect(FakeEventSource.maxOpen).toBe(2);
+    a.subscription.unsubscribe();
+    b.subscription.unsubscribe();
+    expect(second.closed).toBe(true);
+  });
+
+  it('opens one new stream at a time: jobs added while it opens share the next one', () => {
+    setup();
+    const watchers = [watch(JOB_A)];
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest(); // connecting
+    watchers.push(watch(JOB_B));
+    vi.advanceTimersByTime(100);
+    watchers.push(watch(JOB_C));
+    vi.advanceTimersByTime(500);
+    http.expectNone('/api/watch');
+    first.open();
+    vi.advanceTimersByTime(100);
+    const post = grant('token-2');
+    expect((post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId)).toEqual([
+      JOB_A,
+      JOB_B,
+      JOB_C,
+    ]);
+    const second = FakeEventSource.latest().open();
+    expect(first.closed).toBe(true);
+    expect(FakeEventSource.all).toHaveLength(2);
+    second.send(jobEvent(JOB_C, 2, 'Completed'), '0.0.2');
+    expect(watchers[2].completed).toBe(true);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(second.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('holds at most 2 connections for 50 jobs, however they arrive, and all 50 finish', () => {
+    setup();
+    const ids = Array.from({ length: 50 }, (_, i) => jobId(i + 1));
+    const watchers = ids.slice(0, 5).map((id) => watch(id));
+    vi.advanceTimersByTime(100);
+    grant();
+    FakeEventSource.latest().open();
+    // The rest arrive in small bursts while the first jobs run.
+    for (let start = 5; start < 50; start += 9) {
+      watchers.push(...ids.slice(start, start + 9).map((id) => watch(id)));
+      vi.advanceTimersByTime(100);
+      grant();
+      FakeEventSource.latest().open();
+      expect(FakeEventSource.live()).toHaveLength(1);
+    }
+    const source = FakeEventSource.latest();
+    ids.forEach((id, i) => source.send(jobEvent(id, 2, i % 10 === 0 ? 'Failed' : 'Completed')));
+    expect(watchers.every((w) => w.completed && w.events.at(-1)!.version === 2)).toBe(true);
+    expect(FakeEventSource.maxOpen).toBeLessThanOrEqual(2);
+    expect(FakeEventSource.live()).toHaveLength(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never holds more than two streams while the set changes faster than streams open', () => {
+    setup();
+    const watchers: Watcher[] = [];
+    for (let i = 1; i <= 40; i++) {
+      watchers.push(watch(jobId(i)));
+      vi.advanceTimersByTime(30);
+      grantAll();
+      if (i % 7 === 0) FakeEventSource.latest().open(); // some open, most are superseded first
+    }
+    vi.advanceTimersByTime(100);
+    grantAll();
+    const newest = FakeEventSource.latest();
+    newest.open();
+    expect(FakeEventSource.maxOpen).toBeLessThanOrEqual(2);
+    expect(FakeEventSource.live()).toEqual([newest]);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
+  it('splits more jobs than one stream may carry over several streams', () => {
+    setup({ maxJobsPerStream: 50 });
+    const watchers = Array.from({ length: 120 }, (_, i) => watch(jobId(i + 1)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([50, 50, 20]);
+    expect(FakeEventSource.live()).toHaveLength(3);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
+  it('adds jobs to the least-loaded stream, keeping full streams as they are', () => {
+    setup();
+    const watchers = Array.from({ length: 70 }, (_, i) => watch(jobId(i + 1)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([50, 20]);
+    const [full, partial] = FakeEventSource.live();
+    full.open();
+    partial.open();
+    watchers.push(watch(jobId(71)));
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([21]); // the 20 plus the new one
+    const combined = FakeEventSource.latest().open();
+    expect(partial.closed).toBe(true);
+    expect(full.closed).toBe(false);
+    expect(FakeEventSource.live()).toEqual([full, combined]);
+    expect(FakeEventSource.maxOpen).toBe(3);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
+  it('watching a finished job again gets its final state, even while its old stream is open', () => {
+    setup();
+    const first = watch(JOB_A);
+    watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_B, 2, 'Running', 0.1), '0.2');
+    source.send(jobEvent(JOB_A, 3, 'Completed'), '3.2');
+    expect(first.completed).toBe(true);
+
+    const again = watch(JOB_A); // e.g. a page that shows the job again
+    vi.advanceTimersByTime(100);
+    const post = grant();
+    const ids = (post.request.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId);
+    expect([...ids].sort()).toEqual([JOB_A, JOB_B]);
+    const combined = FakeEventSource.latest();
+    // Resumes B from version 2, and A from nothing: the new watcher has seen nothing of it.
+    expect(combined.params.get('lastEventId')).toBe(
+      ids.map((id) => (id === JOB_B ? 2 : 0)).join('.'),
+    );
+    combined.open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(again)).toEqual([3]);
+    expect(again.completed).toBe(true);
+    expect(source.closed).toBe(true);
+  });
+
   // Reconnects: planned closes, failures, and the end of the attempts.
 
   it('pauses 250 ms to 1.25 s at random before reopening after a planned close for shutdown', () => {
