@@ -31,7 +31,7 @@ ROUNDS = 6  # measured, two of each mode
 JOBS = 20  # per round
 # The median round's heap growth after GC, per job. A leak grows the heap every round; a
 # cache filling up (V8's number-string cache: one 64 KiB step) grows it once, and the
-# median ignores that. Measured: 1-2 KiB a round of 20 jobs (median 80-105 B a job), all
+# median ignores that. Measured: 1-2 KiB a round of 20 jobs (median 70-105 B a job), all
 # of it the interpreter's type feedback for code run for the first time, shrinking round
 # by round. A watch left in the service's map costs about 750 B a job; the library's maps
 # are also checked by name, and the DOM node by node.
