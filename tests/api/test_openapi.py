@@ -256,4 +256,4 @@ def test_every_error_answer_is_problem_json_and_every_start_takes_its_model() ->
     for name, job_type in job_types().items():
         body = document["paths"][f"/api/jobs/{name}/start"]["post"]["requestBody"]
         ref = body["content"]["application/json"]["schema"]["$ref"]
-        assert ref.endswith("/" + job_type.input_model.__name__) and body["required"] is True
+        assert ref.endswith("/" + job_type.input_model.__name__)
