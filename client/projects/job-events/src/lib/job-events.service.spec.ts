@@ -184,57 +184,7 @@ describe('JobEventsService.watchJob', () => {
     expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
   });
 
-  it('treats the planned close as routine: reopens at once from the last id, same token, no polling', () => {
-    setup();
-    const [a, b] = [watch(JOB_A), watch(JOB_B)];
-    vi.advanceTimersByTime(100);
-    grant('token-1', 300_000);
-    let source = FakeEventSource.latest().open();
-    source.send(jobEvent(JOB_A, 2, 'Running', 0.2), '2.0');
-    source.send(jobEvent(JOB_B, 5, 'Running', 0.5), '2.5');
-
-    for (let lap = 0; lap < 3; lap++) {
-      source.planned('lifetime', '2.5');
-      expect(source.closed).toBe(true);
-      vi.advanceTimersByTime(0);
-      const next = FakeEventSource.latest();
-      expect(next).not.toBe(source);
-      expect(pathOf(next)).toBe(pathOf(source)); // the same token: its cookie's path
-      expect(next.params.has('access_token')).toBe(false);
-      expect(next.params.get('lastEventId')).toBe('2.5');
-      source = next.open();
-    }
-    http.expectNone('/api/watch');
-    source.send(jobEvent(JOB_A, 3, 'Completed'), '3.5');
-    source.send(jobEvent(JOB_B, 6, 'Completed'), '3.6');
-    expect(versions(a)).toEqual([2, 3]);
-    expect(versions(b)).toEqual([5, 6]);
-    expect(service.stats()).toMatchObject({
-      polls: 0,
-      tokens: 1,
-      streamsOpened: 4,
-      openStreams: 0,
-    });
-  });
-
-  it('mints a fresh token for a planned reconnect when the old one is about to expire', () => {
-    setup();
-    watch(JOB_A);
-    vi.advanceTimersByTime(100);
-    grant('token-1', 20_000);
-    const source = FakeEventSource.latest().open();
-    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
-    source.planned('lifetime', '2');
-    vi.advanceTimersByTime(0);
-    grant('token-2');
-    const next = FakeEventSource.latest();
-    expect(pathOf(next)).not.toBe(pathOf(source)); // the new token's stream, with its new cookie
-    expect(next.params.has('access_token')).toBe(false);
-    expect(next.params.get('lastEventId')).toBe('2');
-    next.open().send(jobEvent(JOB_A, 3, 'Completed'));
-  });
-
-  it('reconnects with a fresh token and the last id, twice, then falls back to polling', () => {
+  it('falls back to polling, each request marked, once the stream is out of reconnect attempts', () => {
     setup();
     const a = watch(JOB_A);
     vi.advanceTimersByTime(100);
@@ -243,21 +193,15 @@ describe('JobEventsService.watchJob', () => {
       .open()
       .send(jobEvent(JOB_A, 2, 'Running', 0.2))
       .fail(false);
-    expect(FakeEventSource.latest().closed).toBe(true); // the browser must not retry on its own
-
-    vi.advanceTimersByTime(999);
-    http.expectNone('/api/watch');
-    vi.advanceTimersByTime(1);
+    // The reconnects themselves (fresh tokens, the last id, the delays): stream-pool.spec.ts.
+    vi.advanceTimersByTime(1000);
     grant('token-2');
     let source = FakeEventSource.latest();
-    expect(pathOf(source)).not.toBe(pathOf(FakeEventSource.all[0])); // a fresh token's stream
-    expect(source.params.get('lastEventId')).toBe('2');
     source.fail(); // refused, e.g. 503
 
     vi.advanceTimersByTime(3000);
     grant('token-3');
     source = FakeEventSource.latest();
-    expect(source.params.get('lastEventId')).toBe('2');
     expect(service.transportOf(JOB_A)).toBe('sse');
     source.fail();
 
@@ -280,23 +224,6 @@ describe('JobEventsService.watchJob', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('resets the reconnect attempts after a stream opens again', () => {
-    setup();
-    const a = watch(JOB_A);
-    vi.advanceTimersByTime(100);
-    grant();
-    for (let drop = 0; drop < 5; drop++) {
-      FakeEventSource.latest().open().fail(false);
-      vi.advanceTimersByTime(1000);
-      grant();
-    }
-    FakeEventSource.latest()
-      .open()
-      .send(jobEvent(JOB_A, 2, 'Completed'));
-    expect(a.completed).toBe(true);
-    expect(service.stats().polls).toBe(0);
-  });
-
   it('falls back to polling when no stream token can be had', () => {
     setup();
     const a = watch(JOB_A);
@@ -310,33 +237,6 @@ describe('JobEventsService.watchJob', () => {
     http.expectOne(fallbackPoll(JOB_A)).flush(jobEvent(JOB_A, 3, 'Completed'));
     expect(versions(a)).toEqual([3]);
     expect(FakeEventSource.all).toHaveLength(0);
-  });
-
-  it('when a combined stream cannot open, only the jobs the old stream lacks fall back', () => {
-    setup();
-    const a = watch(JOB_A);
-    vi.advanceTimersByTime(100);
-    grant('token-1');
-    const first = FakeEventSource.latest().open();
-    const b = watch(JOB_B);
-    vi.advanceTimersByTime(100);
-    grant('token-2');
-    FakeEventSource.latest().fail(); // e.g. 503: the server is at capacity
-    vi.advanceTimersByTime(1000);
-    grant('token-3');
-    FakeEventSource.latest().fail();
-    vi.advanceTimersByTime(3000);
-    grant('token-4');
-    FakeEventSource.latest().fail();
-
-    expect(service.transportOf(JOB_A)).toBe('sse');
-    expect(service.transportOf(JOB_B)).toBe('fallback');
-    expect(first.closed).toBe(false);
-    http.expectOne(fallbackPoll(JOB_B)).flush(jobEvent(JOB_B, 2, 'Completed'));
-    first.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
-    expect(a.completed && b.completed).toBe(true);
-    expect(first.closed).toBe(true);
-    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('polls only, and opens no stream, when polling is asked for', () => {
@@ -390,25 +290,6 @@ describe('JobEventsService.watchJob', () => {
     } finally {
       vi.unstubAllGlobals();
     }
-  });
-
-  it('counts a stream that does not open within openTimeoutMs as a failed attempt', () => {
-    setup({ openTimeoutMs: 5000 });
-    const a = watch(JOB_A);
-    vi.advanceTimersByTime(100);
-    grant('token-1');
-    const stuck = FakeEventSource.latest();
-    vi.advanceTimersByTime(4999);
-    expect(stuck.closed).toBe(false);
-    vi.advanceTimersByTime(1);
-    expect(stuck.closed).toBe(true);
-    vi.advanceTimersByTime(1000);
-    grant('token-2');
-    FakeEventSource.latest()
-      .open()
-      .send(jobEvent(JOB_A, 3, 'Completed'));
-    expect(versions(a)).toEqual([3]);
-    expect(service.stats().polls).toBe(0);
   });
 
   it('closes the stream and leaves no timer when the last subscriber unsubscribes', () => {

@@ -401,6 +401,157 @@ describe('StreamPool', () => {
     expect(a.errors).toEqual([]);
   });
 
+  it('treats the planned close as routine: reopens at once from the last id, same token, no polling', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant('token-1', 300_000);
+    let source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2), '2.0');
+    source.send(jobEvent(JOB_B, 5, 'Running', 0.5), '2.5');
+
+    for (let lap = 0; lap < 3; lap++) {
+      source.planned('lifetime', '2.5');
+      expect(source.closed).toBe(true);
+      vi.advanceTimersByTime(0);
+      const next = FakeEventSource.latest();
+      expect(next).not.toBe(source);
+      expect(pathOf(next)).toBe(pathOf(source)); // the same token: its cookie's path
+      expect(next.params.has('access_token')).toBe(false);
+      expect(next.params.get('lastEventId')).toBe('2.5');
+      source = next.open();
+    }
+    http.expectNone('/api/watch');
+    source.send(jobEvent(JOB_A, 3, 'Completed'), '3.5');
+    source.send(jobEvent(JOB_B, 6, 'Completed'), '3.6');
+    expect(versions(a)).toEqual([2, 3]);
+    expect(versions(b)).toEqual([5, 6]);
+    expect(stats()).toMatchObject({
+      tokens: 1,
+      streamsOpened: 4,
+      openStreams: 0,
+    });
+    expect([a.errors, b.errors]).toEqual([[], []]); // no fallback: nothing polled
+  });
+
+  it('mints a fresh token for a planned reconnect when the old one is about to expire', () => {
+    setup();
+    watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1', 20_000);
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.2));
+    source.planned('lifetime', '2');
+    vi.advanceTimersByTime(0);
+    grant('token-2');
+    const next = FakeEventSource.latest();
+    expect(pathOf(next)).not.toBe(pathOf(source)); // the new token's stream, with its new cookie
+    expect(next.params.has('access_token')).toBe(false);
+    expect(next.params.get('lastEventId')).toBe('2');
+    next.open().send(jobEvent(JOB_A, 3, 'Completed'));
+  });
+
+  it('reconnects with a fresh token and the last id, twice, then errors with StreamUnavailableError (the fallback)', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Running', 0.2))
+      .fail(false);
+    expect(FakeEventSource.latest().closed).toBe(true); // the browser must not retry on its own
+
+    vi.advanceTimersByTime(999);
+    http.expectNone('/api/watch');
+    vi.advanceTimersByTime(1);
+    grant('token-2');
+    let source = FakeEventSource.latest();
+    expect(pathOf(source)).not.toBe(pathOf(FakeEventSource.all[0])); // a fresh token's stream
+    expect(source.params.get('lastEventId')).toBe('2');
+    source.fail(); // refused, e.g. 503
+
+    vi.advanceTimersByTime(3000);
+    grant('token-3');
+    source = FakeEventSource.latest();
+    expect(source.params.get('lastEventId')).toBe('2');
+    expect(a.errors).toEqual([]);
+    source.fail();
+
+    // Out of attempts: the job errors, and the service polls it as a fallback.
+    expect(a.errors).toEqual([expect.any(StreamUnavailableError)]);
+    expect(versions(a)).toEqual([2]);
+    expect(FakeEventSource.live()).toHaveLength(0);
+    expect(stats()).toMatchObject({
+      tokens: 3,
+      streamsOpened: 3,
+      openStreams: 0,
+    });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('resets the reconnect attempts after a stream opens again', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant();
+    for (let drop = 0; drop < 5; drop++) {
+      FakeEventSource.latest().open().fail(false);
+      vi.advanceTimersByTime(1000);
+      grant();
+    }
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 2, 'Completed'));
+    expect(a.completed).toBe(true);
+    expect(a.errors).toEqual([]); // no fallback: nothing polled
+  });
+
+  it('counts a stream that does not open within openTimeoutMs as a failed attempt', () => {
+    setup({ openTimeoutMs: 5000 });
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const stuck = FakeEventSource.latest();
+    vi.advanceTimersByTime(4999);
+    expect(stuck.closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(stuck.closed).toBe(true);
+    vi.advanceTimersByTime(1000);
+    grant('token-2');
+    FakeEventSource.latest()
+      .open()
+      .send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(versions(a)).toEqual([3]);
+    expect(a.errors).toEqual([]); // no fallback: nothing polled
+  });
+
+  it('when a combined stream cannot open, only the jobs the old stream lacks fall back', () => {
+    setup();
+    const a = watch(JOB_A);
+    vi.advanceTimersByTime(100);
+    grant('token-1');
+    const first = FakeEventSource.latest().open();
+    const b = watch(JOB_B);
+    vi.advanceTimersByTime(100);
+    grant('token-2');
+    FakeEventSource.latest().fail(); // e.g. 503: the server is at capacity
+    vi.advanceTimersByTime(1000);
+    grant('token-3');
+    FakeEventSource.latest().fail();
+    vi.advanceTimersByTime(3000);
+    grant('token-4');
+    FakeEventSource.latest().fail();
+
+    expect(a.errors).toEqual([]); // A stays on its stream
+    expect(b.errors).toEqual([expect.any(StreamUnavailableError)]); // B falls back (the service polls it)
+    expect(first.closed).toBe(false);
+    first.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
+    expect(a.completed).toBe(true);
+    expect(first.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   // Leaving and closing.
 
   it('closes every stream and leaves no timer when closed', () => {
