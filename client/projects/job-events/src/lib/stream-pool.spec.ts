@@ -570,4 +570,27 @@ describe('StreamPool', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect([a.errors, b.errors, a.completed]).toEqual([[], [], false]);
   });
+
+  it('closes the stream and leaves no timer when the last subscriber unsubscribes', () => {
+    setup();
+    const [a, b] = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    grant();
+    const source = FakeEventSource.latest().open();
+    a.subscription.unsubscribe();
+    expect(source.closed).toBe(false); // B still rides it
+    b.subscription.unsubscribe();
+    expect(source.closed).toBe(true);
+    expect(stats().openStreams).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('leaves nothing behind when unsubscribed before the stream is even planned', () => {
+    setup();
+    const a = watch(JOB_A);
+    a.subscription.unsubscribe();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
+    http.expectNone('/api/watch');
+  });
 });
