@@ -13,13 +13,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.processes import ROOT, LocalHostProcess
+
+if TYPE_CHECKING:
+    from local_host.diagnostics import StreamFigures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -138,7 +141,7 @@ class Quiet:
 
     probe: dict[str, int]
     requests: list[str]
-    streams: dict[str, Any] | None
+    streams: StreamFigures | None
 
 
 @dataclass
@@ -277,7 +280,7 @@ class DemoPage:
         streams = None
         if host is not None:
             streams = server_streams_settle(host)
-            assert streams["open"] == 0, streams
+            assert streams.open == 0, streams
         return Quiet(probe, requests, streams)
 
     def screenshot(self, name: str) -> Path:
@@ -311,12 +314,12 @@ def open_demo(browser: Browser) -> Iterator[OpenDemo]:
         demo.page.context.close()
 
 
-def server_streams_settle(host: LocalHostProcess, timeout_s: float = 5) -> dict[str, Any]:
+def server_streams_settle(host: LocalHostProcess, timeout_s: float = 5) -> StreamFigures:
     """The host's stream counters once it reports no open stream (or as they are at the deadline)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        streams = host.diagnostics()["streams"]
-        if streams["open"] == 0 or time.monotonic() > deadline:
+        streams = host.diagnostics().streams
+        if streams.open == 0 or time.monotonic() > deadline:
             return streams
         time.sleep(0.1)
 

@@ -11,13 +11,16 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser
 
 from harness.processes import Azurite, LocalHostProcess, isolated_settings
 from tests.e2e.conftest import TERMINAL, new_demo, write_artifact
+
+if TYPE_CHECKING:
+    from local_host.diagnostics import StreamFigures
 
 MIX = {"StoryPublish": 20, "Sleep": 20, "Fail": 10}
 
@@ -32,7 +35,7 @@ class FiftyRun:
     ui: dict[str, str]
     probe_mid: dict[str, int]
     probe: dict[str, int]  # once all was done (DemoPage.assert_quiet)
-    streams: dict[str, Any]
+    streams: StreamFigures
     seconds: float
     screenshots: list[Path]
 
@@ -127,7 +130,7 @@ def test_fifty_jobs_finish_live_over_at_most_two_connections(sse_run: FiftyRun) 
     assert sse_run.probe["maxOpenEventSources"] <= 2, sse_run.probe
     assert sse_run.probe["eventSources"] == counts["stream"]
     # The server saw exactly the streams the page opened, and they all ended.
-    assert sse_run.streams["opened"] == counts["stream"]
+    assert sse_run.streams.opened == counts["stream"]
     # The demo's counter tells the truth.
     assert sse_run.ui_requests == counts["token"] + counts["stream"]
 

@@ -67,7 +67,7 @@ def test_metrics_panel_shows_requests_streams_and_run_times_live(
     assert float(panel_text(demo, "request-rate")) > 0  # the last minute still holds the burst
     assert int(panel_text(demo, "errors")) >= 1  # the failed job
     assert re.fullmatch(r"\d+(\.\d)? (ms|s)", panel_text(demo, "notify-p95")), panel_text(demo, "notify-p95")
-    assert server_streams_settle(host)["open"] == 0
+    assert server_streams_settle(host).open == 0
 
     # The panel's reads are its own: not in the demo's "requests for watching" counter.
     counts = demo.counts()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from notify.streams import CloseReason
+from telemetry.metrics import MetricName
 from tests.e2e.conftest import HostFactory, OpenDemo, server_streams_settle
 
 
@@ -75,8 +77,8 @@ def test_jobs_longer_than_the_stream_lifetime_keep_streaming(host_factory: HostF
     assert counts["stream"] >= 3, counts  # several planned reconnects
     assert counts["token"] < counts["stream"], counts  # the token is reused while it is fresh
     streams = server_streams_settle(host)
-    assert streams["open"] == 0
-    assert streams["closed"]["lifetime"] >= 2, streams
+    assert streams.open == 0
+    assert streams.closed[CloseReason.LIFETIME] >= 2, streams
     demo.assert_quiet(host)
 
 
@@ -103,6 +105,5 @@ def test_streams_refused_at_capacity_fall_back_to_polling(host_factory: HostFact
     # Fallback polls say so (?fallback=1), and the server counts them as the fallback rate.
     polls = [call for call in demo.calls if call.kind == "poll"]
     assert all(call.fallback for call in polls), [call.query for call in polls]
-    fallback_points = host.diagnostics()["metrics"]["jobevents.polls"]
-    assert sum(p["value"] for p in fallback_points if p["attributes"]["fallback"]) == len(polls)
+    assert host.diagnostics().total(MetricName.POLLS, fallback=True) == len(polls)
     demo.assert_quiet(host)

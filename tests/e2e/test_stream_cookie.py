@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Request, Route
 
+from notify.streams import CloseReason
 from tests.e2e.conftest import DemoPage, HostFactory, OpenDemo
 
 COOKIE = "jobevents_stream"
@@ -94,8 +95,8 @@ def test_fifty_jobs_stream_by_cookie_with_no_token_in_any_url(host_factory: Host
     assert all(s["withCredentials"] and s["opened"] and not s["refused"] for s in seen), seen
     assert streams.cookie_sent == {s["url"]: True for s in seen}, streams.cookie_sent
     assert quiet.streams is not None
-    assert quiet.streams["opened"] == counts["stream"], quiet.streams
-    assert quiet.streams["closed"].get("auth", 0) == 0, quiet.streams
+    assert quiet.streams.opened == counts["stream"], quiet.streams
+    assert quiet.streams.closed[CloseReason.AUTH] == 0, quiet.streams
     print(f"\n50 jobs by cookie: {counts['token']} tokens, {counts['stream']} streams, 0 tokens in URLs")
     # HttpOnly: the page's own script cannot read it.
     assert COOKIE not in demo.page.evaluate("document.cookie")
@@ -134,5 +135,5 @@ def test_without_the_cookie_the_library_falls_back_to_the_token_by_itself(
     assert all("access_token=" in s["url"] and s["opened"] for s in rest), rest
     assert "lastEventId=" in rest[-1]["url"], rest  # the combined stream resumes the first jobs
     assert quiet.streams is not None
-    assert quiet.streams["closed"].get("auth", 0) == 1, quiet.streams
+    assert quiet.streams.closed[CloseReason.AUTH] == 1, quiet.streams
     print(f"\ncookie stripped: {counts['token']} tokens, {counts['stream']} streams, 1 refused, then tokens")
