@@ -593,4 +593,192 @@ describe('StreamPool', () => {
     vi.advanceTimersByTime(1000);
     http.expectNone('/api/watch');
   });
+
+  describe('stream auth', () => {
+    /** The body of a `POST /watch`: the job ids it asks a token for. */
+    const jobsOf = (post: TestRequest) =>
+      (post.request.body as { jobs: { jobId: string }[] }).jobs.map((job) => job.jobId);
+
+    it('opens by the stream cookie by default: no token in any URL, credentials on POST /watch and the stream', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-1');
+      expect(post.request.withCredentials).toBe(true); // a cross-origin answer may set the cookie
+      const first = FakeEventSource.latest();
+      expect(first.withCredentials).toBe(true);
+      expect(first.url).not.toContain('token-1');
+      expect(first.params.has('access_token')).toBe(false);
+      first.open().send(jobEvent(JOB_A, 3, 'Running', 0.3));
+
+      // The swap: the combined stream is another path (its own cookie), resuming by the vector.
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      const second = grant('token-2');
+      expect(second.request.withCredentials).toBe(true);
+      const combined = FakeEventSource.latest();
+      expect(combined.url).toBe(`${pathOf(combined)}?lastEventId=3.0`);
+      expect(pathOf(combined)).not.toBe(pathOf(first));
+      expect(combined.withCredentials).toBe(true);
+      combined.open().send(jobEvent(JOB_B, 2, 'Completed'), '3.2');
+      combined.send(jobEvent(JOB_A, 4, 'Completed'), '4.2');
+      expect(a.completed && b.completed).toBe(true);
+      expect(FakeEventSource.all.some((source) => source.url.includes('access_token'))).toBe(false);
+      expect(stats().queryFallbacks).toBe(0);
+    });
+
+    it('puts the stream on the API origin when the API lives elsewhere, with credentials', () => {
+      setup({ apiUrl: 'https://jobs.example.test/api' });
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = http.expectOne('https://jobs.example.test/api/watch');
+      const answer = answerWatch(post);
+      expect(post.request.withCredentials).toBe(true);
+      const source = FakeEventSource.latest();
+      expect(source.url).toBe(`https://jobs.example.test${answer.eventsUrl}`);
+      expect(source.withCredentials).toBe(true);
+      source.open().send(jobEvent(JOB_A, 2, 'Completed'));
+    });
+
+    it('after a cookie stream is refused before it opens, the next attempt carries a fresh token, and the pool keeps to that', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      FakeEventSource.latest().fail(); // closed before open: what a 401 for a blocked cookie looks like
+      vi.advanceTimersByTime(999);
+      http.expectNone('/api/watch'); // the attempt budget's delays, unchanged
+      vi.advanceTimersByTime(1);
+      const post = grant('token-2');
+      expect(post.request.withCredentials).toBe(false);
+      let source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-2');
+      expect(source.withCredentials).toBe(false);
+      expect(stats().queryFallbacks).toBe(0); // not proven until it opens
+      source.open().send(jobEvent(JOB_A, 2, 'Running', 0.2), '2');
+      expect(stats().queryFallbacks).toBe(1);
+      expect(a.errors).toEqual([]); // still streamed: the service would not poll
+
+      // A planned reconnect reuses the token, in the URL.
+      source.planned('lifetime', '2');
+      vi.advanceTimersByTime(0);
+      http.expectNone('/api/watch');
+      source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-2');
+      expect(source.params.get('lastEventId')).toBe('2');
+      source.open();
+
+      // A new stream, for an added job, goes straight to the token: no cookie attempt first.
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      grant('token-3');
+      const combined = FakeEventSource.latest();
+      expect(combined.params.get('access_token')).toBe('token-3');
+      expect(combined.params.get('lastEventId')).toBe('2.0');
+      combined.open().send(jobEvent(JOB_A, 3, 'Completed'), '3.0');
+      combined.send(jobEvent(JOB_B, 1, 'Completed'), '3.1');
+      expect(a.completed && b.completed).toBe(true);
+      expect(stats()).toMatchObject({ queryFallbacks: 1, tokens: 3 });
+      expect([a.errors, b.errors]).toEqual([[], []]); // no fallback: nothing polled
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('after a refused cookie, a token attempt that hangs proves nothing: the stream keeps to the token, then falls back as before', () => {
+      setup({ openTimeoutMs: 5000 });
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      FakeEventSource.latest().fail(); // refused before open: the next one tries the token…
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
+      expect(FakeEventSource.latest().params.get('access_token')).toBe('token-2');
+      vi.advanceTimersByTime(5000); // …which does not open in time
+      vi.advanceTimersByTime(3000);
+      grant('token-3');
+      // Still no cookie stream has opened, so this stream keeps trying the token.
+      expect(FakeEventSource.latest().params.get('access_token')).toBe('token-3');
+      FakeEventSource.latest().fail(); // out of attempts: falls back (the service polls), as before
+      expect(a.errors).toEqual([expect.any(StreamUnavailableError)]);
+      expect(stats()).toMatchObject({ queryFallbacks: 0, tokens: 3, streamsOpened: 3 });
+    });
+
+    it('keeps the cookie when a cookie stream does not open in time or drops after opening', () => {
+      setup({ openTimeoutMs: 5000 });
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      expect(FakeEventSource.latest().params.has('access_token')).toBe(false);
+      vi.advanceTimersByTime(5000); // no open in time (no cookie stream has opened yet): not a refusal
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
+      const source = FakeEventSource.latest();
+      expect(source.params.has('access_token')).toBe(false);
+      source.open().fail(false); // a drop after open: not a refusal either
+      vi.advanceTimersByTime(1000);
+      grant('token-3');
+      const last = FakeEventSource.latest();
+      expect(last.params.has('access_token')).toBe(false);
+      expect(last.withCredentials).toBe(true);
+      last.open().send(jobEvent(JOB_A, 2, 'Completed'));
+      expect(a.completed).toBe(true);
+      expect(stats().queryFallbacks).toBe(0);
+      expect(a.errors).toEqual([]); // no fallback: nothing polled
+    });
+
+    it('once a cookie stream has opened, a refusal (a 503 at capacity) is retried by the cookie', () => {
+      setup();
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      grant('token-1');
+      const first = FakeEventSource.latest().open();
+      const b = watch(JOB_B);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-2');
+      expect(jobsOf(post)).toEqual([JOB_A, JOB_B]);
+      FakeEventSource.latest().fail(); // refused: cookies work here, so it is not the cookie
+      vi.advanceTimersByTime(1000);
+      grant('token-3');
+      const retry = FakeEventSource.latest();
+      expect(retry.params.has('access_token')).toBe(false);
+      expect(retry.withCredentials).toBe(true);
+      retry.open();
+      expect(first.closed).toBe(true);
+      retry.send(jobEvent(JOB_A, 2, 'Completed'), '2.0');
+      retry.send(jobEvent(JOB_B, 2, 'Completed'), '2.2');
+      expect(a.completed && b.completed).toBe(true);
+      expect(stats().queryFallbacks).toBe(0);
+    });
+
+    it("with streamAuth 'query', opens with the token in the URL and sends no credentials", () => {
+      setup({ streamAuth: 'query' });
+      const a = watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      const post = grant('token-1');
+      expect(post.request.withCredentials).toBe(false);
+      const source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-1');
+      expect(source.withCredentials).toBe(false);
+      source.open().send(jobEvent(JOB_A, 2, 'Running', 0.5), '2');
+      source.fail(false);
+      vi.advanceTimersByTime(1000);
+      grant('token-2');
+      const next = FakeEventSource.latest();
+      expect(next.params.get('access_token')).toBe('token-2');
+      expect(next.params.get('lastEventId')).toBe('2');
+      next.open().send(jobEvent(JOB_A, 3, 'Completed'));
+      expect(a.completed).toBe(true);
+      expect(stats().queryFallbacks).toBe(0); // asked for, not a fallback
+    });
+
+    it("with streamAuth 'query' and withCredentials, sends the app's cookies with the token", () => {
+      setup({ streamAuth: 'query', withCredentials: true });
+      watch(JOB_A);
+      vi.advanceTimersByTime(100);
+      expect(grant('token-1').request.withCredentials).toBe(true);
+      const source = FakeEventSource.latest();
+      expect(source.params.get('access_token')).toBe('token-1');
+      expect(source.withCredentials).toBe(true);
+      source.open().send(jobEvent(JOB_A, 2, 'Completed'));
+    });
+  });
 });
