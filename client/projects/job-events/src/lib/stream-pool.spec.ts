@@ -377,6 +377,23 @@ describe('StreamPool', () => {
     expect(source.closed).toBe(true);
   });
 
+  it('joins an open stream only while the joined one stays within maxJobsPerStream', () => {
+    setup({ maxJobsPerStream: 2 });
+    const watchers = [watch(JOB_A), watch(JOB_B)];
+    vi.advanceTimersByTime(100);
+    expect(grantAll()).toEqual([2]);
+    const full = FakeEventSource.latest().open();
+    watchers.push(watch(JOB_C));
+    vi.advanceTimersByTime(100);
+    const post = grant('token-2');
+    expect(post.request.body).toEqual({ jobs: [{ jobType: 'Sleep', jobId: JOB_C }] });
+    const own = FakeEventSource.latest().open();
+    expect(full.closed).toBe(false);
+    expect(FakeEventSource.live()).toEqual([full, own]);
+    watchers.forEach((w) => w.subscription.unsubscribe());
+    expect(FakeEventSource.live()).toHaveLength(0);
+  });
+
   // Reconnects: planned closes, failures, and the end of the attempts.
 
   it('pauses 250 ms to 1.25 s at random before reopening after a planned close for shutdown', () => {
