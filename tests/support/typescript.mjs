@@ -1,7 +1,8 @@
 // Reads the client's TypeScript for the Python tests, with the client's own compiler
 // (client/node_modules/typescript), so the tests see the code the library ships.
 //
-//   node typescript.mjs declarations FILE.ts   exported interfaces and type aliases, as JSON
+//   node typescript.mjs declarations FILE.ts   exported interfaces, type aliases and string-valued
+//                                              `as const` objects, as JSON
 //   node typescript.mjs call FILE.ts CALLS     CALLS = JSON [[fn, ...args], ...]; the results, as JSON
 //   node typescript.mjs run FILE.ts ARG        bundles FILE.ts with its imports (the client's esbuild
 //                                              and node_modules), calls its default export with the
@@ -28,9 +29,23 @@ function declarations() {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const interfaces = {};
   const aliases = {};
+  const constants = {};
   for (const node of source.statements) {
     if (!exported(node)) continue;
-    if (ts.isInterfaceDeclaration(node)) {
+    if (ts.isVariableStatement(node)) {
+      // `export const NAME = { KEY: 'value', ... } as const`: {NAME: {KEY: 'value'}}.
+      for (const declaration of node.declarationList.declarations) {
+        let value = declaration.initializer;
+        if (value && ts.isAsExpression(value)) value = value.expression;
+        if (!value || !ts.isObjectLiteralExpression(value)) continue;
+        const entries = value.properties.map((p) =>
+          ts.isPropertyAssignment(p) && ts.isStringLiteral(p.initializer)
+            ? [p.name.getText(source), p.initializer.text]
+            : null,
+        );
+        if (entries.every((e) => e !== null)) constants[declaration.name.getText(source)] = Object.fromEntries(entries);
+      }
+    } else if (ts.isInterfaceDeclaration(node)) {
       const fields = {};
       for (const member of node.members) {
         if (!ts.isPropertySignature(member)) continue;
@@ -54,7 +69,7 @@ function declarations() {
       aliases[node.name.text] = { type: type.getText(source).replace(/\s+/g, ' '), literals };
     }
   }
-  return { interfaces, aliases };
+  return { interfaces, aliases, constants };
 }
 
 async function call() {

@@ -29,8 +29,9 @@ def _run(*args: str) -> Any:
 
 
 def declarations(path: Path) -> dict[str, Any]:
-    """Exported interfaces `{name: {extends, fields: {field: {optional, type}}}}` and type
-    aliases `{name: {type, literals}}` (`literals` for a union of string literals, else None)."""
+    """Exported interfaces `{name: {extends, fields: {field: {optional, type}}}}`, type
+    aliases `{name: {type, literals}}` (`literals` for a union of string literals, else None),
+    and constants `{name: {key: value}}` (objects of string literals, `as const`)."""
     found: dict[str, Any] = _run("declarations", str(path))
     return found
 

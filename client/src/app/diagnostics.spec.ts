@@ -8,6 +8,8 @@ import {
   formatSeconds,
   History,
   isDiagnostics,
+  METRIC,
+  MetricName,
   rateSeries,
   readFigures,
   rebase,
@@ -71,14 +73,14 @@ describe('readFigures', () => {
 
   it('matches counter attributes exactly, booleans included', () => {
     const diagnostics = fakeDiagnostics();
-    expect(counterTotal(diagnostics, 'jobevents.polls')).toBe(45);
-    expect(counterTotal(diagnostics, 'jobevents.polls', { fallback: false })).toBe(40);
-    expect(counterTotal(diagnostics, 'jobevents.polls', { fallback: 'true' })).toBe(0);
-    expect(counterTotal(diagnostics, 'no.such.metric')).toBe(0);
+    expect(counterTotal(diagnostics, METRIC.POLLS)).toBe(45);
+    expect(counterTotal(diagnostics, METRIC.POLLS, { fallback: false })).toBe(40);
+    expect(counterTotal(diagnostics, METRIC.POLLS, { fallback: 'true' })).toBe(0);
+    expect(counterTotal(diagnostics, 'no.such.metric' as MetricName)).toBe(0);
   });
 
   it('reads a metric that is not a list of points as absent', () => {
-    const odd = { metrics: { 'jobevents.http.requests': {}, 'jobevents.jobs.run_time': [null] } };
+    const odd = { metrics: { [METRIC.REQUESTS]: {}, [METRIC.RUN_TIME]: [null] } };
     const figures = readFigures(odd as unknown as Diagnostics);
     expect(figures.requests).toBe(0);
     expect(figures.runTimes).toEqual([]);

@@ -7,6 +7,38 @@
  * metric is absent until it is first recorded.
  */
 
+/**
+ * Every instrument's name (`telemetry.metrics.MetricName`), written once here: the panel
+ * reads metrics only through these. tests/local_host/test_diagnostics_contract.py holds
+ * them, and every interface below, to the pydantic model the host serves
+ * (`local_host/diagnostics.py` Diagnostics).
+ */
+export const METRIC = {
+  REQUESTS: 'jobevents.http.requests',
+  STREAMS_OPEN: 'jobevents.streams.open',
+  STREAMS_OPENED: 'jobevents.streams.opened',
+  STREAMS_CLOSED: 'jobevents.streams.closed',
+  POLLS: 'jobevents.polls',
+  FEED_READS: 'jobevents.feed.reads',
+  QUEUE_WAIT: 'jobevents.jobs.queue_wait',
+  RUN_TIME: 'jobevents.jobs.run_time',
+  JOBS_FINISHED: 'jobevents.jobs.finished',
+  JOBS_FAILED: 'jobevents.jobs.failed',
+  NOTIFY_LATENCY: 'jobevents.notify.latency',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** Why a stream ended, or was refused (`notify.streams.CloseReason`). */
+export type CloseReason =
+  | 'terminal'
+  | 'client_gone'
+  | 'lifetime'
+  | 'shutdown'
+  | 'auth'
+  | 'capacity'
+  | 'rejected';
+
 export type Attributes = Readonly<Record<string, string | number | boolean>>;
 
 export interface CounterPoint {
@@ -26,11 +58,60 @@ export interface HistogramPoint {
 
 export type MetricPoint = CounterPoint | HistogramPoint;
 
-/** The parts of the diagnostics the panel reads (the host sends more). */
-export interface Diagnostics {
-  readonly streams?: { readonly open?: number; readonly opened?: number };
-  readonly metrics: Readonly<Record<string, readonly MetricPoint[] | undefined>>;
+/** A metric is absent until it is first recorded. */
+export type MetricsView = Readonly<Partial<Record<MetricName, readonly MetricPoint[]>>>;
+
+export interface StreamFigures {
+  readonly open: number;
+  readonly opened: number;
+  readonly closed: Readonly<Record<CloseReason, number>>;
+  readonly max: number;
 }
+
+export interface HubFigures {
+  readonly watchedJobs: number;
+}
+
+export interface WatcherFigures {
+  readonly running: boolean;
+  readonly polls: number;
+  readonly reconciles: number;
+}
+
+export interface QueueFigures {
+  readonly received: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly poisoned: number;
+  readonly released: number;
+  readonly inFlight: number;
+  readonly errors: number;
+}
+
+export interface ProcessFigures {
+  readonly asyncioTasks: number;
+  readonly openFiles: number | null;
+  readonly maxRssKiB: number;
+  readonly rssKiB: number | null;
+  readonly gcObjects: number | null;
+}
+
+/** The body of `GET /local/diagnostics`. */
+export interface Diagnostics {
+  readonly streams: StreamFigures;
+  readonly hub: HubFigures;
+  readonly watcher: WatcherFigures;
+  readonly queue: readonly QueueFigures[];
+  readonly storageOperations: Readonly<Record<string, number>>;
+  readonly metrics: MetricsView;
+  readonly process: ProcessFigures;
+}
+
+/**
+ * What the panel reads of a body: its metrics and, until that metric exists, the open
+ * streams. Any `Diagnostics` is one; the unit tests pass no more than this.
+ */
+export type Reading = Pick<Diagnostics, 'metrics'> & { readonly streams?: Partial<StreamFigures> };
 
 /** A run-time summary for one outcome, over every job type. */
 export interface RunTime {
@@ -83,15 +164,6 @@ export interface Figures {
   readonly notifyPaths: readonly LatencyPath[];
 }
 
-export const REQUESTS = 'jobevents.http.requests';
-export const STREAMS_OPEN = 'jobevents.streams.open';
-export const STREAMS_OPENED = 'jobevents.streams.opened';
-export const STREAMS_CLOSED = 'jobevents.streams.closed';
-export const POLLS = 'jobevents.polls';
-export const RUN_TIME = 'jobevents.jobs.run_time';
-export const JOBS_FAILED = 'jobevents.jobs.failed';
-export const NOTIFY_LATENCY = 'jobevents.notify.latency';
-
 /** A diagnostics body, and not (say) an HTML page a static server answered with. */
 export function isDiagnostics(body: unknown): body is Diagnostics {
   if (typeof body !== 'object' || body === null) return false;
@@ -104,15 +176,15 @@ function matches(attributes: Attributes | undefined, match: Attributes): boolean
 }
 
 /** A metric's points; none while it is absent (or if it is not a list). */
-function pointsOf(diagnostics: Diagnostics, name: string): readonly MetricPoint[] {
+function pointsOf(diagnostics: Reading, name: MetricName): readonly MetricPoint[] {
   const points = diagnostics.metrics[name];
   return Array.isArray(points) ? points.filter((p) => typeof p === 'object' && p !== null) : [];
 }
 
 /** Sum of a counter's points whose attributes match; 0 while the metric is absent. */
 export function counterTotal(
-  diagnostics: Diagnostics,
-  name: string,
+  diagnostics: Reading,
+  name: MetricName,
   match: Attributes = {},
 ): number {
   let total = 0;
@@ -125,7 +197,7 @@ export function counterTotal(
 }
 
 /** A histogram's points with at least one recording; [] while the metric is absent. */
-export function histogramPoints(diagnostics: Diagnostics, name: string): HistogramPoint[] {
+export function histogramPoints(diagnostics: Reading, name: MetricName): HistogramPoint[] {
   return pointsOf(diagnostics, name).filter(
     (point): point is HistogramPoint =>
       'count' in point && typeof point.count === 'number' && point.count > 0,
@@ -139,9 +211,9 @@ function maxOf(values: readonly (number | null)[]): number | null {
 
 const OUTCOME_ORDER = ['Completed', 'Failed'];
 
-export function runTimes(diagnostics: Diagnostics): RunTime[] {
+export function runTimes(diagnostics: Reading): RunTime[] {
   const byOutcome = new Map<string, HistogramPoint[]>();
-  for (const point of histogramPoints(diagnostics, RUN_TIME)) {
+  for (const point of histogramPoints(diagnostics, METRIC.RUN_TIME)) {
     const outcome = String(point.attributes['outcome'] ?? 'unknown');
     byOutcome.set(outcome, [...(byOutcome.get(outcome) ?? []), point]);
   }
@@ -172,26 +244,26 @@ export function runTimes(diagnostics: Diagnostics): RunTime[] {
 }
 
 /** Everything the panel shows from one reading. Missing metrics read as 0 (or null). */
-export function readFigures(diagnostics: Diagnostics): Figures {
-  const closed = (reason: string) => counterTotal(diagnostics, STREAMS_CLOSED, { reason });
+export function readFigures(diagnostics: Reading): Figures {
+  const closed = (reason: string) => counterTotal(diagnostics, METRIC.STREAMS_CLOSED, { reason });
   const errors = {
     clientGone: closed('client_gone'),
     capacity: closed('capacity'),
     auth: closed('auth'),
-    failedJobs: counterTotal(diagnostics, JOBS_FAILED),
-    fallbackPolls: counterTotal(diagnostics, POLLS, { fallback: true }),
+    failedJobs: counterTotal(diagnostics, METRIC.JOBS_FAILED),
+    fallbackPolls: counterTotal(diagnostics, METRIC.POLLS, { fallback: true }),
   };
-  const openMetric = pointsOf(diagnostics, STREAMS_OPEN).length > 0;
-  const notifyPaths = histogramPoints(diagnostics, NOTIFY_LATENCY)
+  const openMetric = pointsOf(diagnostics, METRIC.STREAMS_OPEN).length > 0;
+  const notifyPaths = histogramPoints(diagnostics, METRIC.NOTIFY_LATENCY)
     .map((p) => ({ path: String(p.attributes['path'] ?? '?'), events: p.count, p95Ms: p.p95 }))
     .sort((a, b) => a.path.localeCompare(b.path));
   return {
-    requests: counterTotal(diagnostics, REQUESTS),
+    requests: counterTotal(diagnostics, METRIC.REQUESTS),
     openStreams: openMetric
-      ? counterTotal(diagnostics, STREAMS_OPEN)
+      ? counterTotal(diagnostics, METRIC.STREAMS_OPEN)
       : (diagnostics.streams?.open ?? 0),
-    streamsOpened: counterTotal(diagnostics, STREAMS_OPENED),
-    reconnects: counterTotal(diagnostics, STREAMS_OPENED, { resumed: true }),
+    streamsOpened: counterTotal(diagnostics, METRIC.STREAMS_OPENED),
+    reconnects: counterTotal(diagnostics, METRIC.STREAMS_OPENED, { resumed: true }),
     errors: { ...errors, total: Object.values(errors).reduce((a, b) => a + b, 0) },
     runTimes: runTimes(diagnostics),
     notifyP95Ms: maxOf(notifyPaths.map((p) => p.p95Ms)),

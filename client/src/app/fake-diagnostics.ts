@@ -1,15 +1,30 @@
 /** Test data: a `GET /local/diagnostics` body, for the panel's unit tests. */
-import { Diagnostics } from './diagnostics';
+import { Diagnostics, METRIC, MetricName, StreamFigures } from './diagnostics';
 
-/** The shape `GET /local/diagnostics` answers with (trimmed), with any metric replaced. */
+const NO_CLOSES: StreamFigures['closed'] = {
+  terminal: 0,
+  client_gone: 0,
+  lifetime: 0,
+  shutdown: 0,
+  auth: 0,
+  capacity: 0,
+  rejected: 0,
+};
+
+/** A `GET /local/diagnostics` body, with any metric replaced and the stream figures given. */
 export function fakeDiagnostics(
-  overrides: Partial<Record<string, unknown[]>> = {},
-  streams = { open: 0, opened: 0 },
+  overrides: Partial<Record<MetricName, unknown[]>> = {},
+  streams: Partial<StreamFigures> = { open: 0, opened: 0 },
 ): Diagnostics {
   return {
-    streams,
+    streams: { open: 0, opened: 0, closed: NO_CLOSES, max: 5000, ...streams },
+    hub: { watchedJobs: 0 },
+    watcher: { running: false, polls: 0, reconciles: 0 },
+    queue: [],
+    storageOperations: {},
+    process: { asyncioTasks: 5, openFiles: 13, maxRssKiB: 86568, rssKiB: 86836, gcObjects: null },
     metrics: {
-      'jobevents.http.requests': [
+      [METRIC.REQUESTS]: [
         {
           attributes: {
             'http.route': '/api/jobs/{jobType}/start',
@@ -27,24 +42,24 @@ export function fakeDiagnostics(
           value: 8,
         },
       ],
-      'jobevents.streams.open': [{ attributes: {}, value: 2 }],
-      'jobevents.streams.opened': [
+      [METRIC.STREAMS_OPEN]: [{ attributes: {}, value: 2 }],
+      [METRIC.STREAMS_OPENED]: [
         { attributes: { resumed: false, jobs: 'many' }, value: 7 },
         { attributes: { resumed: true, jobs: 'many' }, value: 2 },
         { attributes: { resumed: true, jobs: 'one' }, value: 1 },
       ],
-      'jobevents.streams.closed': [
+      [METRIC.STREAMS_CLOSED]: [
         { attributes: { reason: 'terminal' }, value: 7 },
         { attributes: { reason: 'client_gone' }, value: 1 },
         { attributes: { reason: 'capacity' }, value: 3 },
         { attributes: { reason: 'lifetime' }, value: 4 },
       ],
-      'jobevents.polls': [
+      [METRIC.POLLS]: [
         { attributes: { job_type: 'Sleep', fallback: true }, value: 3 },
         { attributes: { job_type: 'Sleep', fallback: false }, value: 40 },
         { attributes: { job_type: 'Fail', fallback: true }, value: 2 },
       ],
-      'jobevents.jobs.run_time': [
+      [METRIC.RUN_TIME]: [
         {
           attributes: { job_type: 'Sleep', outcome: 'Completed' },
           ...{ count: 20, sum: 60, min: 2.9, max: 3.3, p50: 2.5, p95: 5 },
@@ -58,8 +73,8 @@ export function fakeDiagnostics(
           ...{ count: 5, sum: 10, min: 1, max: 3, p50: 2.5, p95: 2.5 },
         },
       ],
-      'jobevents.jobs.failed': [{ attributes: { job_type: 'Fail', reason: 'error' }, value: 5 }],
-      'jobevents.notify.latency': [
+      [METRIC.JOBS_FAILED]: [{ attributes: { job_type: 'Fail', reason: 'error' }, value: 5 }],
+      [METRIC.NOTIFY_LATENCY]: [
         {
           attributes: { path: 'local' },
           ...{ count: 120, sum: 800, min: 1, max: 30, p50: 10, p95: 25 },

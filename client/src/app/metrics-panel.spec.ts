@@ -3,15 +3,15 @@ import { HttpTestingController, provideHttpClientTesting } from '@angular/common
 import { ComponentFixture, TestBed } from '@angular/core/testing';
 import { JobEventsService } from 'job-events';
 
-import { Diagnostics } from './diagnostics';
+import { Diagnostics, METRIC } from './diagnostics';
 import { fakeDiagnostics } from './fake-diagnostics';
 import { DIAGNOSTICS_URL, MetricsPanel } from './metrics-panel';
 
 /** Diagnostics whose request total is `total`. */
 function withRequests(total: number, open = 2): Diagnostics {
   return fakeDiagnostics({
-    'jobevents.http.requests': [{ attributes: { 'http.route': '/api/watch' }, value: total }],
-    'jobevents.streams.open': [{ attributes: {}, value: open }],
+    [METRIC.REQUESTS]: [{ attributes: { 'http.route': '/api/watch' }, value: total }],
+    [METRIC.STREAMS_OPEN]: [{ attributes: {}, value: open }],
   });
 }
 
