@@ -36,6 +36,9 @@ function setup(options: JobEventsOptions = {}): void {
   service = TestBed.inject(JobEventsService);
 }
 
+// What the service adds to the stream pool: one watch per job, transports, fallback polling,
+// stats, held(), its lifetime. How streams are shared, reconnected and authenticated:
+// stream-pool.spec.ts; one EventSource: event-source.spec.ts; the waits: backoff.spec.ts.
 describe('JobEventsService.watchJob', () => {
   beforeEach(() => {
     vi.useFakeTimers();
