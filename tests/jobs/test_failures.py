@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from jobs.failures import Failure
+from telemetry.metrics import MetricName
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,6 @@ def test_the_docs_list_the_failure_reasons_of_the_code():
         f.message() for f in Failure if f is not Failure.EXHAUSTED
     }
     table = (root / "docs" / "observability.md").read_text()
-    row = next(line for line in table.splitlines() if line.startswith("| `jobevents.jobs.failed`"))
+    row = next(line for line in table.splitlines() if line.startswith(f"| `{MetricName.JOBS_FAILED}`"))
     assert [m.group(1) for m in re.finditer(r"`(\w+)` \(([^)]+)\)", row)] == [f.value for f in Failure]
     assert all(f"`{f.value}` ({f.meaning})" in row for f in Failure)
