@@ -1,10 +1,11 @@
-// Job-completion notifications on Azure Functions (Flex Consumption), deployed by `azd up`.
+// Job-completion notifications on Azure Functions, deployed by `azd up`.
 //
 // Creates, in one resource group: a user-assigned identity, a storage account (host,
 // deployment package, status tables), a Service Bus namespace with the jobs queue, a Key
 // Vault with the stream-token signing key, Log Analytics + Application Insights, and the
-// function app on a Flex Consumption (FC1) plan. No keys or connection strings are created,
-// stored or output: every connection uses the identity.
+// function app on a Flex Consumption (FC1) plan, or with hostingPlan=dedicated on an App
+// Service plan (B1 by default). No keys or connection strings are created, stored or
+// output: every connection uses the identity.
 
 targetScope = 'subscription'
 
@@ -67,6 +68,29 @@ param streamTokenPreviousKey string = ''
 param streamTokenPreviousKeyUntil string = ''
 
 // ---------------------------------------------------------------- scale and cost
+
+// The same app, identity, roles, Service Bus, tables, Key Vault and telemetry on both; only
+// the plan and the site's configuration differ (modules/functionapp.bicep). Which is cheaper
+// depends on the load: `python infra/cost_model.py` prints both and recommends one.
+@allowed([
+  'flex'
+  'dedicated'
+])
+@description('flex: Flex Consumption (FC1), billed per GB-s while executions run. dedicated: an App Service plan (dedicatedSku), a flat hourly price, always on. Switching an existing deployment: infra/README.md.')
+param hostingPlan string = 'flex'
+
+@allowed([
+  'B1'
+  'B2'
+  'B3'
+  'S1'
+  'S2'
+  'S3'
+  'P0v3'
+  'P1v3'
+])
+@description('App Service plan SKU (Linux) when hostingPlan is dedicated; unused on flex. B1 is the plan this design replaces.')
+param dedicatedSku string = 'B1'
 
 @allowed([
   512
@@ -317,12 +341,26 @@ var rotationAppSettings = !empty(streamTokenPreviousKey) ? {
   STREAM_TOKEN_PREVIOUS_KEY_UNTIL: streamTokenPreviousKeyUntil
 } : {}
 
-var appSettings = union(baseAppSettings, bearerAppSettings, rotationAppSettings)
+// Dedicated plan only: what Flex takes from functionAppConfig (and refuses as app settings).
+// FUNCTIONS_EXTENSION_VERSION and FUNCTIONS_WORKER_RUNTIME select the host and the Python
+// worker; SCM_DO_BUILD_DURING_DEPLOYMENT and ENABLE_ORYX_BUILD make `azd deploy`'s zip deploy
+// build requirements.txt remotely (Flex builds remotely on its own). PYTHON_ENABLE_INIT_INDEXING
+// is in the base settings: streaming needs it on both plans.
+var dedicatedAppSettings = hostingPlan == 'dedicated' ? {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'python'
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
+  ENABLE_ORYX_BUILD: 'true'
+} : {}
+
+var appSettings = union(baseAppSettings, bearerAppSettings, rotationAppSettings, dedicatedAppSettings)
 
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: rg
   params: {
+    hostingPlan: hostingPlan
+    dedicatedSku: dedicatedSku
     planName: '${abbrs.plan}${resourceToken}'
     appName: functionAppName
     location: location
@@ -364,4 +402,5 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
+output HOSTING_PLAN string = hostingPlan
 output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'

@@ -338,3 +338,65 @@ def evaluate(node: Node, scope: dict[str, object], variables: dict[str, Decl] | 
             raise NotLiteral(f"no evaluator for {text(function)}()")
         return FUNCTIONS[text(function)](*(evaluate(a, scope, variables) for a in named(arguments)))
     raise NotLiteral(text(node))
+
+
+# --- resolving a variant (conditionals with known parameters) -------------------------
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """An expression left as written: a deployment-time value (`plan.id`), or a name not in scope."""
+
+    text: str
+
+
+def _union(*parts: object) -> dict[str, object]:
+    """Bicep's union() of objects, for keys that appear once (anything else is refused: the
+    deep merge ARM does for nested objects is not modelled, so no test may rely on it)."""
+    merged: dict[str, object] = {}
+    for part in parts:
+        if not isinstance(part, dict):
+            raise NotLiteral(f"union() of a non-object: {part!r}")
+        for key, value in part.items():
+            if key in merged:
+                raise NotLiteral(f"union() sets {key} twice")
+            merged[key] = value
+    return merged
+
+
+def resolve(node: Node, scope: dict[str, object], variables: dict[str, Decl] | None = None) -> object:
+    """The value of `node` for one variant: like evaluate(), but object and array literals
+    become dicts and lists, `union()` of objects merges them, ternaries take the branch their
+    condition (which must evaluate) picks, variables are followed, and whatever cannot be known
+    before deployment stays Unresolved (compare its `.text`)."""
+    variables = variables or {}
+    kind = node.type
+    if kind == "object":
+        return {key: resolve(value, scope, variables) for key, value in properties(node).items()}
+    if kind == "array":
+        return [resolve(item, scope, variables) for item in named(node)]
+    if kind in ("string", "number", "boolean", "null") and not is_interpolated(node):
+        return literal(node)
+    if kind == "identifier":
+        name = text(node)
+        if name in scope:
+            return scope[name]
+        if name in variables:
+            return resolve(variables[name].value, scope, variables)  # type: ignore[arg-type]
+        return Unresolved(name)
+    if kind == "parenthesized_expression":
+        return resolve(named(node)[0], scope, variables)
+    if kind == "ternary_expression":
+        condition, yes, no = named(node)
+        return resolve(yes if evaluate(condition, scope, variables) else no, scope, variables)
+    if kind == "call_expression" and text(named(node)[0]) == "union":
+        return _union(*(resolve(a, scope, variables) for a in named(named(node)[1])))
+    if kind == "subscript_expression":
+        container, index = (resolve(part, scope, variables) for part in named(node))
+        if isinstance(container, dict | list) and not isinstance(index, Unresolved):
+            return container[index]  # type: ignore[index]
+        return Unresolved(text(node))
+    try:
+        return evaluate(node, scope, variables)
+    except NotLiteral:
+        return Unresolved(text(node))

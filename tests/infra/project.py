@@ -62,6 +62,49 @@ def site() -> bicep.Decl:
     return decl
 
 
+# The two hosting plans main.bicep takes (`hostingPlan`): the same app on either.
+HOSTING_PLANS = ("flex", "dedicated")
+
+
+def variant_scope(plan: str, **given: object) -> dict[str, object]:
+    """Parameter values of one deployment variant: `plan`, the other parameters at their defaults."""
+    main = bicep.load(bicep.MAIN)
+    scope: dict[str, object] = {name: main.param_default(name) for name in ("dedicatedSku", "authMode")}
+    scope.update(hostingPlan=plan, streamTokenPreviousKey="")
+    scope.update(given)
+    return scope
+
+
+def site_properties(plan: str) -> dict:
+    """The function app's `properties` as deployed on `plan` (bicep.resolve: conditionals taken)."""
+    value = bicep.resolve(bicep.path(site().body, "properties"), variant_scope(plan), functionapp().variables)
+    assert isinstance(value, dict)
+    return value
+
+
+def plan_resource(plan: str) -> dict:
+    """The Microsoft.Web/serverfarms resource body as deployed on `plan`."""
+    [decl] = functionapp().resources("Microsoft.Web/serverfarms@")
+    value = bicep.resolve(decl.body, variant_scope(plan), functionapp().variables)  # type: ignore[arg-type]
+    assert isinstance(value, dict)
+    return value
+
+
+def variant_settings(plan: str, **given: object) -> dict[str, object]:
+    """The app settings deployed on `plan` (names -> resolved values), the module's own included."""
+    main = bicep.load(bicep.MAIN)
+    value = bicep.resolve(main.variables["appSettings"].value, variant_scope(plan, **given), main.variables)
+    assert isinstance(value, dict)
+    [config] = [
+        r
+        for r in functionapp().resources("Microsoft.Web/sites/config")
+        if r.body is not None and bicep.literal(bicep.path(r.body, "name")) == "appsettings"
+    ]
+    for obj in bicep.objects_in(bicep.path(config.body, "properties")):
+        value.update(bicep.resolve(obj, {}, {}))  # type: ignore[arg-type]
+    return value
+
+
 def setting_objects(node: bicep.Node, conditional: bool = False) -> list[tuple[bicep.Node, bool]]:
     """Object literals an app-settings expression is made of, following main.bicep vars."""
     variables = bicep.load(bicep.MAIN).variables

@@ -12,7 +12,7 @@ import pytest
 
 import settings as app_settings
 from tests.infra import bicep
-from tests.infra.project import LOCAL_EXAMPLES, bicep_settings, local_values
+from tests.infra.project import HOSTING_PLANS, LOCAL_EXAMPLES, bicep_settings, local_values, variant_settings
 
 # Settings the Functions platform reads (not the code). Small and explicit on purpose.
 PLATFORM_AZURE = {
@@ -23,6 +23,22 @@ PLATFORM_AZURE = {
     "PYTHON_ENABLE_INIT_INDEXING",  # HTTP streaming (FastAPI extension)
 }
 PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "PYTHON_ENABLE_INIT_INDEXING"}
+# What a Dedicated (App Service) plan needs as app settings and Flex takes from functionAppConfig
+# (the Functions app settings reference, "Flex Consumption plan deprecations", refuses them on Flex).
+PLATFORM_DEDICATED = {
+    "FUNCTIONS_EXTENSION_VERSION": "~4",  # the Functions host, 4.x
+    "FUNCTIONS_WORKER_RUNTIME": "python",  # the language worker
+    "SCM_DO_BUILD_DURING_DEPLOYMENT": "true",  # the zip deploy builds requirements.txt remotely
+    "ENABLE_ORYX_BUILD": "true",  # with Oryx, as a Linux remote build needs
+}
+# Settings of other plans that never belong on Flex (deprecated there, or Azure Files content
+# shares, which Flex and Dedicated do not use).
+NEVER_ON_FLEX = set(PLATFORM_DEDICATED) | {
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+}
 
 
 def names(where: str) -> set[str]:
@@ -58,8 +74,33 @@ def test_optional_settings_are_set_only_for_their_mode() -> None:
 def test_bicep_sets_nothing_the_code_does_not_read_except_platform_settings() -> None:
     # a `tuning` setting may be added to change it; left out, the code default applies
     known = names("both") | names("azure") | names("optional") | names("tuning") | PLATFORM_AZURE
-    extra = set(bicep_settings()) - known
+    extra = set(bicep_settings()) - known - set(PLATFORM_DEDICATED)
     assert not extra, f"Bicep sets settings nobody reads: {sorted(extra)}"
+
+
+@pytest.mark.parametrize("plan", HOSTING_PLANS)
+def test_each_plan_gets_every_setting_the_code_reads_and_its_own_platform_settings(plan: str) -> None:
+    """The same settings on both plans; only the Dedicated plan's platform settings differ."""
+    deployed = variant_settings(plan)
+    required = names("both") | names("azure")
+    assert required <= set(deployed), sorted(required - set(deployed))
+    assert deployed["PYTHON_ENABLE_INIT_INDEXING"] == "1"  # HTTP streaming, on both plans
+    platform = {name: deployed.get(name) for name in PLATFORM_DEDICATED}
+    if plan == "dedicated":
+        assert platform == PLATFORM_DEDICATED
+        local = local_values("storage")
+        assert deployed["FUNCTIONS_WORKER_RUNTIME"] == local["FUNCTIONS_WORKER_RUNTIME"]
+    else:
+        assert not NEVER_ON_FLEX & set(deployed), sorted(NEVER_ON_FLEX & set(deployed))
+    assert set(variant_settings("flex")) | set(PLATFORM_DEDICATED) == set(variant_settings("dedicated"))
+
+
+def test_the_dedicated_settings_follow_the_hosting_plan_parameter() -> None:
+    variables = bicep.load(bicep.MAIN).variables
+    dedicated = bicep.text(variables["dedicatedAppSettings"].value)
+    assert dedicated.startswith("hostingPlan == 'dedicated' ?")
+    for name in PLATFORM_DEDICATED:
+        assert bicep_settings()[name][1], f"{name} must be conditional: Flex refuses it"
 
 
 def test_connection_strings_are_never_azure_settings() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import settings as app_settings
 from tests.infra import bicep, functions
-from tests.infra.project import LOCAL_EXAMPLES, bicep_settings, site
+from tests.infra.project import HOSTING_PLANS, LOCAL_EXAMPLES, bicep_settings, site, site_properties
 
 ROLES = {  # DESIGN.md, plus Key Vault Secrets User for the Key Vault reference
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
@@ -191,8 +191,8 @@ def test_key_vault_reference_identity_and_secret_reader() -> None:
     assert readers["vault::signingKey"].condition == ""
     assert readers["vault::previousKey"].condition == "(hasPreviousSigningKey)"
     assert all(a.scope_type.endswith("vaults/secrets") for a in readers.values())
-    props = bicep.properties(bicep.path(site().body, "properties"))
-    assert bicep.text(props["keyVaultReferenceIdentity"]) == "identityId"
+    for plan in HOSTING_PLANS:
+        assert site_properties(plan)["keyVaultReferenceIdentity"] == bicep.Unresolved("identityId"), plan
     in_bicep = bicep_settings()
     for name in ("STREAM_TOKEN_SIGNING_KEY", "STREAM_TOKEN_PREVIOUS_KEY"):
         value = bicep.text(in_bicep[name][0])
@@ -227,9 +227,9 @@ def test_the_app_runs_as_the_user_assigned_identity_only() -> None:
     app = site()
     identity = bicep.path(app.body, "identity")
     assert bicep.literal(bicep.path(identity, "type")) == "UserAssigned"
-    auth = bicep.path(app.body, "properties", "functionAppConfig", "deployment", "storage", "authentication")
-    assert bicep.literal(bicep.path(auth, "type")) == "UserAssignedIdentity"
-    assert bicep.text(bicep.path(auth, "userAssignedIdentityResourceId")) == "identityId"
+    assert bicep.text(bicep.path(identity, "userAssignedIdentities")).startswith("{\n      '${identityId}'")
+    auth = site_properties("flex")["functionAppConfig"]["deployment"]["storage"]["authentication"]
+    assert auth == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": bicep.Unresolved("identityId")}
 
 
 def _all_files() -> list[bicep.BicepFile]:
