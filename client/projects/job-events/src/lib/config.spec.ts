@@ -23,4 +23,14 @@ describe('provideJobEvents options', () => {
     const typo = { streamAuth: 'Cookie' } as unknown as JobEventsOptions;
     expect(() => resolveConfig(typo)).toThrowError(/streamAuth/);
   });
+
+  it('pause watching after 30 s hidden by default; null keeps watching, anything else odd is refused', () => {
+    expect(resolveConfig().hiddenPauseMs).toBe(30_000);
+    expect(resolveConfig({ hiddenPauseMs: null }).hiddenPauseMs).toBeNull();
+    expect(resolveConfig({ hiddenPauseMs: 0 }).hiddenPauseMs).toBe(0);
+    for (const bad of [-1, Infinity, NaN, '30000']) {
+      const options = { hiddenPauseMs: bad } as unknown as JobEventsOptions;
+      expect(() => resolveConfig(options)).toThrowError(/hiddenPauseMs/);
+    }
+  });
 });

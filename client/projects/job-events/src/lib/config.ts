@@ -54,6 +54,15 @@ export interface JobEventsConfig {
    * that needs its own cookies. The cookie path always sends them. Default false.
    */
   readonly withCredentials: boolean;
+  /**
+   * Pause watching in a tab hidden this long (Page Visibility): its streams close, its
+   * `watchJob` polls stop, and it makes no request at all until the tab is visible again;
+   * then every watched job resumes from the versions it has (`lastEventId`), and a job that
+   * finished meanwhile shows its terminal state at once. Default 30000. `null`: keep watching
+   * in the background (an app that notifies from a hidden tab). A stream costs the server an
+   * open execution for as long as it is open, looked at or not.
+   */
+  readonly hiddenPauseMs: number | null;
   /** Makes each `EventSource`; defaults to the browser's. */
   readonly eventSource?: EventSourceFactory;
 }
@@ -69,6 +78,7 @@ export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
   tokenRefreshMarginMs: 30_000,
   streamAuth: 'cookie',
   withCredentials: false,
+  hiddenPauseMs: 30_000,
 };
 
 export type JobEventsOptions = Partial<Omit<JobEventsConfig, 'poll'>> & {
@@ -93,6 +103,12 @@ export function resolveConfig(options: JobEventsOptions = {}): JobEventsConfig {
   }
   if (config.streamAuth !== 'cookie' && config.streamAuth !== 'query') {
     throw new TypeError("job-events: streamAuth must be 'cookie' or 'query'");
+  }
+  const pause = config.hiddenPauseMs;
+  if (pause !== null && !(typeof pause === 'number' && pause >= 0 && Number.isFinite(pause))) {
+    throw new TypeError(
+      'job-events: hiddenPauseMs must be a finite number of milliseconds (0 or more), or null to keep watching hidden tabs',
+    );
   }
   if (!(config.maxJobsPerStream >= 1)) {
     throw new TypeError('job-events: maxJobsPerStream must be at least 1');

@@ -1,26 +1,44 @@
 import { HttpClient, HttpErrorResponse } from '@angular/common/http';
-import { computed, DestroyRef, inject, Injectable, signal } from '@angular/core';
+import { computed, DestroyRef, DOCUMENT, inject, Injectable, signal } from '@angular/core';
 import {
+  BehaviorSubject,
   catchError,
+  concat,
   defer,
   distinctUntilChanged,
+  EMPTY,
   finalize,
+  fromEvent,
+  map,
+  mergeMap,
   MonoTypeOperatorFunction,
   Observable,
+  of,
   ReplaySubject,
   retry,
   share,
+  startWith,
+  Subscription,
+  switchMap,
   takeWhile,
   tap,
   throwError,
+  timeout,
   timer,
 } from 'rxjs';
 
 import { retryAfterMs } from './backoff';
 import { JOB_EVENTS_CONFIG } from './config';
-import { StreamUnavailableError } from './errors';
+import { JobPollTimeoutError, StreamUnavailableError } from './errors';
 import { isTerminal, JobEvent, JobRef, JobStarted, JobTransport } from './models';
-import { PollOptions, PollSettings, pollSettings, pollStatus } from './poll';
+import {
+  isTransient,
+  PollOptions,
+  PollSettings,
+  pollSettings,
+  pollStatus,
+  statusUrl,
+} from './poll';
 import { StreamPool } from './stream-pool';
 
 export interface WatchOptions {
@@ -52,6 +70,12 @@ export interface JobEventsStats {
   readonly requests: number;
   /** Jobs started through `startJob`. */
   readonly starts: number;
+  /**
+   * Times watching paused because the tab stayed hidden for `hiddenPauseMs`: every stream
+   * closed and every `watchJob` poll stopped until the tab was visible again. Not a failure:
+   * nothing falls back, no reconnect attempt is spent.
+   */
+  readonly pauses: number;
 }
 
 /** What `JobEventsService.held()` reports: job ids, by where they are held. */
@@ -85,7 +109,10 @@ export class JobEventsService {
     openStreams: 0,
     queryFallbacks: 0,
     starts: 0,
+    pauses: 0,
   });
+  /** The tab has been hidden for `hiddenPauseMs`: watching makes no request until it is visible. */
+  private readonly paused = new BehaviorSubject(false);
   private readonly transports = signal<ReadonlyMap<string, JobTransport>>(new Map());
   private readonly watches = new Map<string, Observable<JobEvent>>();
   private readonly pool = new StreamPool(this.http, this.config, {
@@ -108,7 +135,13 @@ export class JobEventsService {
   });
 
   constructor() {
-    inject(DestroyRef).onDestroy(() => this.pool.close());
+    const pauseMs = this.config.hiddenPauseMs;
+    const visibility =
+      pauseMs === null ? Subscription.EMPTY : this.pauseWhenHidden(inject(DOCUMENT), pauseMs);
+    inject(DestroyRef).onDestroy(() => {
+      visibility.unsubscribe();
+      this.pool.close();
+    });
   }
 
   /**
@@ -141,6 +174,11 @@ export class JobEventsService {
    * once; a failed stream is retried with a fresh token, and then the job is
    * polled with backoff (see `pollJobStatus`). Several subscribers of one job
    * share one watch; a late subscriber gets the latest state first.
+   *
+   * In a tab hidden for `hiddenPauseMs` (30 s by default) watching pauses: streams
+   * close and polls stop, with no request at all, until the tab is visible again;
+   * then each job resumes from the version it has, and a job that finished meanwhile
+   * shows its terminal state at once.
    *
    * Errors: an `HttpErrorResponse` the poll cannot recover from (such as 404), or
    * `JobPollTimeoutError` when a fallback poll outlives `poll.timeoutMs`.
@@ -213,11 +251,11 @@ export class JobEventsService {
     // not, with or without an EventSource. Only streaming that cannot be had is a fallback.
     if ((options.transport ?? this.config.transport) === 'polling') {
       this.setTransport(ref.jobId, 'polling');
-      return this.poll(ref, settings(false));
+      return this.watchPoll(ref, settings(false));
     }
     if (!this.config.eventSource && typeof EventSource === 'undefined') {
       this.setTransport(ref.jobId, 'fallback');
-      return this.poll(ref, settings(true));
+      return this.watchPoll(ref, settings(true));
     }
     const fallback = settings(true); // checked now: bad options fail at once, not after a stream fails
     this.setTransport(ref.jobId, 'sse');
@@ -225,8 +263,93 @@ export class JobEventsService {
       catchError((error: unknown) => {
         if (!(error instanceof StreamUnavailableError)) return throwError(() => error);
         this.setTransport(ref.jobId, 'fallback');
-        return this.poll(ref, fallback);
+        return this.watchPoll(ref, fallback);
       }),
+    );
+  }
+
+  /**
+   * Pauses the pool (and the polls of `watchPoll`) once the tab has been hidden for
+   * `pauseMs`, and resumes as soon as it is visible. A glance away shorter than that
+   * changes nothing; the timer exists only while the tab is hidden.
+   */
+  private pauseWhenHidden(document: Document, pauseMs: number): Subscription {
+    return fromEvent(document, 'visibilitychange')
+      .pipe(
+        startWith(null), // a tab opened in the background starts hidden
+        map(() => document.visibilityState === 'hidden'),
+        distinctUntilChanged(),
+        switchMap((hidden) => (hidden ? timer(pauseMs).pipe(map(() => true)) : of(false))),
+        distinctUntilChanged(),
+      )
+      .subscribe((paused) => {
+        if (paused) {
+          this.count('pauses');
+          this.pool.pause();
+        } else {
+          this.pool.resume();
+        }
+        this.paused.next(paused);
+      });
+  }
+
+  /**
+   * The poll of a `watchJob` watch: stopped while the tab is paused (the request in flight
+   * is cancelled, no timer is left), and started again on return with a request at once,
+   * so a job that finished meanwhile shows at once. The mandatory timeout still runs from
+   * the start of the poll, hidden time included; a deadline that passed while paused gets
+   * one last look on return, so hiding a tab never makes a finished job time out.
+   */
+  private watchPoll(ref: JobRef, settings: PollSettings): Observable<JobEvent> {
+    if (this.config.hiddenPauseMs === null) return this.poll(ref, settings);
+    return defer(() => {
+      const deadline = Date.now() + settings.timeoutMs;
+      let last: JobEvent | undefined;
+      let first = true;
+      const timedOut = (event = last) =>
+        new JobPollTimeoutError(ref.jobType, ref.jobId, settings.timeoutMs, event);
+      return this.paused.pipe(
+        distinctUntilChanged(),
+        switchMap((paused) => {
+          if (paused) return EMPTY;
+          const left = deadline - Date.now();
+          // Only the first run may wait for a status the caller knows: a resumed one asks at once.
+          const knownStatus = first ? settings.knownStatus : undefined;
+          first = false;
+          if (left <= 0) return this.lastLook(ref, settings, timedOut);
+          return this.poll(ref, { ...settings, knownStatus, timeoutMs: left }).pipe(
+            catchError((error: unknown) =>
+              throwError(() => (error instanceof JobPollTimeoutError ? timedOut() : error)),
+            ),
+          );
+        }),
+        tap((event) => (last = event)),
+        takeWhile((event) => !isTerminal(event), true),
+      );
+    });
+  }
+
+  /** One status request after the deadline: the terminal state if the job has one, else the timeout. */
+  private lastLook(
+    ref: JobRef,
+    settings: PollSettings,
+    timedOut: (event?: JobEvent) => JobPollTimeoutError,
+  ): Observable<JobEvent> {
+    return defer(() => {
+      this.count('polls');
+      const params = settings.fallback ? { fallback: '1' } : undefined;
+      return this.http.get<JobEvent>(statusUrl(this.config.apiUrl, ref), { params });
+    }).pipe(
+      timeout(settings.requestTimeoutMs),
+      catchError((error: unknown) => throwError(() => (isTransient(error) ? timedOut() : error))),
+      mergeMap((event) =>
+        isTerminal(event)
+          ? of(event)
+          : concat(
+              of(event),
+              throwError(() => timedOut(event)),
+            ),
+      ),
     );
   }
 
@@ -234,7 +357,9 @@ export class JobEventsService {
     return pollStatus(this.http, this.config.apiUrl, ref, settings, () => this.count('polls'));
   }
 
-  private count(counter: 'polls' | 'tokens' | 'streamsOpened' | 'queryFallbacks' | 'starts'): void {
+  private count(
+    counter: 'polls' | 'tokens' | 'streamsOpened' | 'queryFallbacks' | 'starts' | 'pauses',
+  ): void {
     this.counters.update((c) => ({ ...c, [counter]: c[counter] + 1 }));
   }
 

@@ -83,6 +83,10 @@ class Connection {
  *   path, no token in the URL. A cookie stream refused before it opens, while no
  *   cookie stream has opened yet, is retried with `?access_token=`; once one of
  *   those opens, cookies are evidently blocked and every later stream uses it.
+ * - `pause()` (the tab is hidden) closes every stream and plans none; its jobs
+ *   stay members with the versions they have seen. `resume()` plans at once, so
+ *   each needed stream opens with a fresh token and `lastEventId` = those
+ *   versions. Neither is a failure: no attempt is spent, nothing falls back.
  */
 export class StreamPool {
   private readonly members = new Map<string, Member>();
@@ -91,6 +95,8 @@ export class StreamPool {
   private readonly flush = new Subject<void>();
   private readonly planner: Subscription;
   private closed = false;
+  /** Hidden tab: no stream, no token, no plan until `resume()`. */
+  private paused = false;
   /** How streams authenticate: the configured way until the cookie proves blocked. */
   private auth: 'cookie' | 'query';
   /** A cookie stream has opened: cookies work here, so a later refusal has another cause. */
@@ -133,6 +139,27 @@ export class StreamPool {
     };
   }
 
+  /**
+   * Closes every stream and opens none until `resume()`; watched jobs (and jobs watched
+   * meanwhile) stay members, with the versions they have seen.
+   */
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    // Unsubscribed, not failed: a pending retry's timer goes too, and no attempt is counted.
+    for (const connection of [...this.connections]) this.closeConnection(connection);
+    this.flush.next(); // end the batch window now (plan() finds the pool paused): no timer left
+  }
+
+  /** Plans at once: every watched job gets a stream again, resuming from its version. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.closed || this.members.size === 0) return;
+    this.changed.next();
+    this.flush.next(); // now, not after batchMs: a job that finished meanwhile shows at once
+  }
+
   /** Closes every stream; later `watch()` calls error at once. */
   close(): void {
     this.closed = true;
@@ -154,7 +181,7 @@ export class StreamPool {
 
   /** Give every watched job a stream. */
   private plan(): void {
-    if (this.closed || this.members.size === 0) return;
+    if (this.closed || this.paused || this.members.size === 0) return;
     // One change at a time: the next plan runs when the opening stream is open (or gone).
     if (this.connections.some((connection) => !connection.ready)) return;
     const uncovered = [...this.members.values()].filter(
