@@ -6,8 +6,11 @@ import { App } from './app/app';
 
 bootstrapApplication(App, appConfig)
   .then((app) => {
-    // Read-only, for the browser tests' leak checks: what the library still holds.
+    // Read-only, for the browser tests: what the library still holds (leak checks), and its counters.
     const events = app.injector.get(JobEventsService);
-    Object.assign(window, { jobEventsHeld: () => events.held() });
+    Object.assign(window, {
+      jobEventsHeld: () => events.held(),
+      jobEventsStats: () => events.stats(),
+    });
   })
   .catch((err) => console.error(err));
