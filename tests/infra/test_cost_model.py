@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -21,6 +22,14 @@ MARK_END = "<!-- cost_model.py --markdown: end -->"
 
 def typical() -> object:
     return next(load for load in cost_model.REFERENCE_LOADS if load.name == "typical")
+
+
+def named_load(name: str) -> object:
+    return next(load for load in cost_model.REFERENCE_LOADS if load.name == name)
+
+
+DEDICATED = cost_model.Deployment(hosting_plan="dedicated")
+NO_PAUSE = cost_model.Deployment(visible_share=1.0)
 
 
 def test_typical_load_against_a_hand_calculation() -> None:
@@ -195,6 +204,12 @@ def test_deployment_defaults_are_the_deployed_values() -> None:
     assert dep.sweep_runs_per_month == runs_per_hour(schedule) * prices.hours_per_month
     for load in cost_model.REFERENCE_LOADS:
         assert load.stream_lifetime_seconds == code["sse_lifetime_seconds"], load.name
+    assert dep.hosting_plan == main.param_default("hostingPlan")
+    assert main.param_default("dedicatedSku") == "B1"  # the plan b1_flat() prices
+    assert dep.dedicated_max_streams == code["sse_max_streams"]
+    module = bicep.load(bicep.MODULES / "functionapp.bicep")
+    plan = bicep.resolve(module.variables["dedicatedPlanSku"].value, {"dedicatedSku": "B1"}, module.variables)
+    assert isinstance(plan, dict) and plan["capacity"] == dep.dedicated_instances
 
 
 def test_everything_but_flex_is_small_change_at_the_reference_loads() -> None:
@@ -209,7 +224,11 @@ def test_everything_but_flex_is_small_change_at_the_reference_loads() -> None:
 def test_table_labels_follow_the_prices() -> None:
     prices = cost_model.replace(cost_model.Prices(), flex_free_gb_s=1234, flex_free_executions=5678, log_free_gb=9)
     out = cost_model.tables(prices=prices)
-    for label in ("GB-s in all (free grant: 1,234)", "executions (free grant: 5,678)", "telemetry GB (free grant: 9)"):
+    for label in (
+        "Flex GB-s in all (free grant: 1,234)",
+        "executions (free grant: 5,678)",
+        "telemetry GB on Flex (free grant: 9)",
+    ):
         assert f"| {label} |" in out, label
     assert "| old 5 s polling on B1 |" in out
 
@@ -250,18 +269,147 @@ def test_reference_loads_against_b1() -> None:
     costs = {load.name: cost_model.monthly_cost(load).total for load in cost_model.REFERENCE_LOADS}
     b1 = cost_model.b1_flat()
     assert b1 == pytest.approx(13.14)
-    assert costs["small"] < costs["typical"] < b1 < costs["busy"]
+    assert costs["small"] < costs["typical"] < b1 < costs["busy"] < costs["seed"]
     # the small load is just past the 100,000 GB-s grant (the sweeper's 1 s minimum alone is 21,900)
     assert cost_model.monthly_cost(cost_model.REFERENCE_LOADS[0]).flex < 1
     for load in cost_model.REFERENCE_LOADS:
         assert cost_model.b1_polling(load) >= b1
 
 
-def test_break_even_is_where_the_cost_meets_b1() -> None:
+def test_break_even_is_where_flex_costs_what_b1_does() -> None:
+    """The same work on both plans: below the break-even Flex is cheaper, above it B1."""
     even = cost_model.break_even(typical())
-    assert cost_model.monthly_cost(even).total == pytest.approx(cost_model.b1_flat(), abs=0.01)
+    costs = cost_model.both_plans(even)
+    assert costs["flex"].total == pytest.approx(costs["dedicated"].total, abs=0.01)
     assert typical().jobs_per_day < even.jobs_per_day < 1000
     assert even.viewers / even.jobs_per_day == pytest.approx(typical().viewers / typical().jobs_per_day)
+    below = cost_model.both_plans(cost_model.scaled(even, 0.9))
+    above = cost_model.both_plans(cost_model.scaled(even, 1.1))
+    assert below["flex"].total < below["dedicated"].total and above["flex"].total > above["dedicated"].total
+    # a load past its break-even is recommended B1, one below it Flex
+    for load in cost_model.REFERENCE_LOADS:
+        past = load.jobs_per_day > cost_model.break_even(load).jobs_per_day
+        assert cost_model.recommend(load).plan == ("dedicated" if past else "flex"), load.name
+
+
+def test_the_recommended_plan_is_never_dearer_than_b1_for_the_same_work() -> None:
+    """At every reference load (and scaled far past them) the recommended bill is at most the
+    Dedicated B1 bill, and what its hosting plan costs is at most B1's flat price."""
+    b1 = cost_model.b1_flat()
+    for load in cost_model.REFERENCE_LOADS:
+        for factor in (0.1, 1, 10, 100):
+            scaled = cost_model.scaled(load, factor)
+            best, costs = cost_model.recommend(scaled), cost_model.both_plans(scaled)
+            assert best.total <= costs["dedicated"].total + 1e-9, (load.name, factor)
+            assert best.total <= costs["flex"].total + 1e-9, (load.name, factor)
+            assert best.compute <= b1 + 1e-9, (load.name, factor)
+
+
+def test_the_dedicated_plan_is_b1_flat_plus_the_same_other_meters() -> None:
+    b1 = cost_model.b1_flat()
+    for load in cost_model.REFERENCE_LOADS:
+        flex, dedicated = cost_model.monthly_cost(load), cost_model.monthly_cost(load, DEDICATED)
+        assert dedicated.plan == "dedicated" and flex.plan == "flex"
+        assert dedicated.plan_price == pytest.approx(b1) and dedicated.flex == 0 and flex.plan_price == 0
+        assert sum(dedicated.gb_s.values()) == 0
+        assert dedicated.servicebus == pytest.approx(flex.servicebus)  # the same jobs
+        assert dedicated.storage_capacity == pytest.approx(flex.storage_capacity)
+        assert dedicated.key_vault == pytest.approx(flex.key_vault)
+        # Always On: one live instance all month, so host leases and metrics for 730 hours
+        others = dedicated.total - dedicated.plan_price
+        assert 0 < others < 1, load.name
+    # the hand calculation of the typical load on B1 (no streams rounding: P(any open) as on Flex)
+    load, days = typical(), 730 / 24
+    active_s, jobs = 10 * 3600 * days, 300 * days
+    p_stream = 1 - math.exp(-0.5)
+    tables = 20 * jobs + (jobs + 0.5 * active_s / 180) + active_s * p_stream * (1 / 0.75 + 1 / 30) + 3 * 43_800
+    storage = tables / 1e4 * 0.00036 + (600 * 730 + 43_800) / 1e4 * 0.0044 + 43_800 / 1e4 * 0.065
+    cost = cost_model.monthly_cost(load, DEDICATED)
+    assert cost.storage_transactions == pytest.approx(storage)
+    assert cost.total == pytest.approx(
+        0.018 * 730 + storage + cost.servicebus + cost.storage_capacity + 3_000 / 1e4 * 0.03
+    )
+    with pytest.raises(ValueError):
+        cost_model.monthly_cost(load, cost_model.Deployment(hosting_plan="premium"))
+
+
+def test_the_seed_load_is_the_scale_the_seed_describes() -> None:
+    """DESIGN.md: ~18 job kinds, 2,000 jobs a day of 60 s, 50 viewers at peak (25 on average)."""
+    seed = named_load("seed")
+    assert (seed.jobs_per_day, seed.job_seconds) == (2000, 60)
+    assert seed.viewers == 50 / 2
+    # the choice does not hang on the viewers: the Flex worker alone costs more than B1
+    no_viewers = cost_model.monthly_cost(cost_model.replace(seed, viewers=0))
+    assert no_viewers.total > cost_model.b1_flat()
+    assert cost_model.recommend(seed).plan == "dedicated"
+
+
+def test_the_hidden_tab_pause_hand_calculation() -> None:
+    """Open share of a wait W visible for share s, one hidden spell, streams closed after P."""
+    dep = cost_model.Deployment()
+    assert (dep.visible_share, dep.hidden_pause_seconds) == (0.5, 30.0)
+    share = cost_model.stream_open_share
+    rep = cost_model.replace
+    # a 45 s wait: 22.5 s hidden, shorter than the 30 s pause: the stream never closes
+    assert share(typical(), dep) == pytest.approx(1.0)
+    # a 10 minute wait: 300 s visible, then open for 30 of the 300 s hidden
+    assert share(rep(typical(), wait_seconds=600), dep) == pytest.approx((300 + 30) / 600)
+    assert share(rep(typical(), wait_seconds=600), rep(dep, hidden_pause_seconds=0.0)) == pytest.approx(0.5)
+    assert share(rep(typical(), wait_seconds=600), rep(dep, hidden_pause_seconds=None)) == 1.0
+    assert share(rep(typical(), wait_seconds=600), rep(dep, visible_share=1.0)) == 1.0
+    # a paused wait reopens its stream on return: one more stream open
+    seed = named_load("seed")
+    paused, open_all = cost_model.monthly_cost(seed), cost_model.monthly_cost(seed, NO_PAUSE)
+    assert paused.open_streams == pytest.approx(seed.viewers * (300 + 30) / 600)
+    waits = seed.viewers * 12 * 3600 * 730 / 24 / 600
+    lifetime_opens = (open_all.open_streams - paused.open_streams) * 12 * 3600 * 730 / 24 / 180
+    assert open_all.executions - paused.executions == pytest.approx(lifetime_opens - waits)
+    # stream-hours (telemetry) follow the streams actually open
+    hours = 12 * 730 / 24
+    assert open_all.telemetry_gb - paused.telemetry_gb == pytest.approx(
+        (open_all.open_streams - paused.open_streams) * hours * cost_model.LOG_BYTES_PER_STREAM_HOUR / 1e9
+        + (open_all.executions - paused.executions) * 1_500 / 1e9
+        + (open_all.gb_s["http streams"] - paused.gb_s["http streams"]) / 0.5 / 3600 * 360_000 / 1e9,
+        rel=1e-6,
+    )
+
+
+def test_visible_share_one_is_the_model_without_the_pause() -> None:
+    """The old behaviour stays reachable: share 1 opens a stream for every waiting tab."""
+    for load in cost_model.REFERENCE_LOADS:
+        cost = cost_model.monthly_cost(load, NO_PAUSE)
+        assert cost.open_streams == load.viewers, load.name
+        assert cost.total >= cost_model.monthly_cost(load).total - 1e-9, load.name
+    no_pause = cost_model.monthly_cost(typical(), cost_model.Deployment(hidden_pause_seconds=None))
+    assert no_pause.total == pytest.approx(cost_model.monthly_cost(typical(), NO_PAUSE).total)
+
+
+def test_the_visible_share_is_one_named_dated_input_with_its_basis() -> None:
+    source = (ROOT / "infra" / "cost_model.py").read_text()
+    block = source.split("# --- the hidden-tab pause", 1)[1].split("\n\n\n", 1)[0]
+    assert "VISIBLE_SHARE_OF_WAITING = 0.5" in block
+    assert re.search(r"ASSUMPTION of \d{4}-\d{2}-\d{2}", block), "dated, and said to be an assumption"
+    assert "Nielsen" in block and "Page Visibility" in block, "its basis is stated"
+    assert cost_model.Deployment().visible_share == cost_model.VISIBLE_SHARE_OF_WAITING
+    doc = " ".join((ROOT / "docs" / "cost.md").read_text().split())
+    assert "`VISIBLE_SHARE_OF_WAITING`" in doc and "assumption" in doc
+
+
+def test_the_pause_is_the_client_librarys_default() -> None:
+    config = ROOT / "client" / "projects" / "job-events" / "src" / "lib" / "config.ts"
+    match = re.search(r"hiddenPauseMs:\s*([\d_]+),", config.read_text())
+    assert match, "the library's DEFAULT_JOB_EVENTS_CONFIG sets hiddenPauseMs"
+    assert int(match.group(1).replace("_", "")) / 1000 == cost_model.HIDDEN_PAUSE_SECONDS
+
+
+def test_the_typical_load_target_is_stated_as_computed() -> None:
+    """Issue 14: Flex at the typical load <= 50 % of B1's price with the pause counted. docs/cost.md
+    says whether it is met, with the computed share: the wording follows the figure."""
+    ratio = cost_model.monthly_cost(typical()).total / cost_model.b1_flat()
+    doc = " ".join((ROOT / "docs" / "cost.md").read_text().split())
+    [line] = re.findall(r"\*\*Typical-load target \(Flex ≤ 50 % of B1\): (met|not met)\.\*\*[^.]*", doc)
+    assert line == ("met" if ratio <= 0.5 else "not met")
+    assert f"Flex at the typical load is {ratio:.0%} of B1's price" in doc
 
 
 def test_prices_are_parameters_with_a_date() -> None:
@@ -287,7 +435,10 @@ def script_output(*args: str) -> str:
 
 def test_script_runs_and_prints_the_table() -> None:
     out = script_output()
-    assert "| **this design** |" in out and "Break-even" in out
+    assert "| **Flex Consumption** |" in out and "| **Dedicated B1** |" in out and "Break-even" in out
+    for load in cost_model.REFERENCE_LOADS:
+        best = cost_model.recommend(load)
+        assert f"{load.name:>8}: Flex USD" in out and f"(hostingPlan={best.plan})" in out
 
 
 def test_docs_show_the_script_output() -> None:
@@ -301,18 +452,27 @@ def test_docs_show_the_script_output() -> None:
 def test_sensitivity_figures_in_the_docs_are_computed() -> None:
     loads = {load.name: load for load in cost_model.REFERENCE_LOADS}
     dep, rep = cost_model.Deployment, cost_model.replace
+    typ = loads["typical"]
     cases = [
-        cost_model.monthly_cost(loads["typical"], dep(instance_memory_mb=2048)),
+        cost_model.monthly_cost(typ, NO_PAUSE),
+        cost_model.monthly_cost(typ, dep(visible_share=0.2)),
+        cost_model.monthly_cost(typ, dep(hidden_pause_seconds=0.0)),
+        cost_model.monthly_cost(typ, dep(hidden_pause_seconds=0.0, visible_share=0.2)),
+        cost_model.monthly_cost(rep(typ, viewers=10, wait_seconds=36_000)),
+        cost_model.monthly_cost(rep(typ, viewers=10, wait_seconds=36_000), NO_PAUSE),
+        cost_model.monthly_cost(rep(typ, viewers=10, active_hours_per_day=24), NO_PAUSE),
+        cost_model.monthly_cost(rep(loads["seed"], viewers=3, wait_seconds=None)),
+        cost_model.monthly_cost(loads["seed"], NO_PAUSE),
+        cost_model.monthly_cost(typ, dep(instance_memory_mb=2048)),
         cost_model.monthly_cost(loads["small"], dep(instance_memory_mb=2048)),
         cost_model.monthly_cost(rep(loads["busy"], viewers=20), dep(http_per_instance_concurrency=4)),
         cost_model.monthly_cost(rep(loads["busy"], viewers=20)),
-        cost_model.monthly_cost(rep(loads["typical"], viewers=10)),
-        cost_model.monthly_cost(rep(loads["typical"], viewers=10, active_hours_per_day=24)),
-        cost_model.monthly_cost(loads["typical"], dep(queue_backend="storage")),
-        cost_model.monthly_cost(loads["typical"], prices=rep(cost_model.Prices(), flex_free_gb_s=0)),
+        cost_model.monthly_cost(typ, dep(queue_backend="storage")),
+        cost_model.monthly_cost(typ, dep(queue_backend="storage", hosting_plan="dedicated")),
+        cost_model.monthly_cost(typ, prices=rep(cost_model.Prices(), flex_free_gb_s=0)),
     ]
     doc = (ROOT / "docs" / "cost.md").read_text()
     for cost in cases:
         assert f"USD {cost.total:,.2f}" in doc, cost.total
-    even = cost_model.break_even(loads["typical"], dep(instance_memory_mb=2048))
+    even = cost_model.break_even(typ, dep(instance_memory_mb=2048))
     assert f"break-even: ~{round(even.jobs_per_day, -1):,.0f} jobs/day" in doc

@@ -58,17 +58,29 @@ def test_rotation_and_leak_steps_refresh_the_version_less_key_vault_reference() 
 
 
 def test_cost_figures_are_the_script_figures() -> None:
+    """Per load: both plans' totals, the choice, its break-even and the old polling bill."""
     deploy = section("Deploy")
+    names = {"flex": "Flex", "dedicated": "B1"}
     for load in cost_model.REFERENCE_LOADS:
-        total = cost_model.monthly_cost(load).total
+        costs = cost_model.both_plans(load)
         row = next(line for line in deploy.splitlines() if line.startswith(f"| {load.name} |"))
-        assert f"USD {total:,.2f}" in row, (load.name, total, row)
-        assert f"USD {cost_model.b1_flat():,.2f}" in row
-        assert f"USD {cost_model.b1_polling(load):,.2f}" in row
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[2:] == [
+            f"USD {costs['flex'].total:,.2f}",
+            f"USD {costs['dedicated'].total:,.2f}",
+            names[cost_model.recommend(load).plan],
+            f"{cost_model.break_even(load).jobs_per_day:,.0f}",
+            f"USD {cost_model.b1_polling(load):,.2f}",
+        ], (load.name, row)
+    assert f"B1's flat price is USD {cost_model.b1_flat():,.2f}" in deploy
     typical = next(x for x in cost_model.REFERENCE_LOADS if x.name == "typical")
     even = cost_model.break_even(typical)
     ratio = even.jobs_per_day / typical.jobs_per_day
-    assert f"about **{round(even.jobs_per_day, -2):,.0f} jobs a day** ({ratio:.1f} x typical)" in deploy
+    text = " ".join(deploy.split())
+    assert f"about **{round(even.jobs_per_day, -2):,.0f} jobs a day** ({ratio:.1f} x typical)" in text
+    share = cost_model.monthly_cost(typical).total / cost_model.b1_flat()
+    assert f"typical load stays at {share * 100:.0f} % of B1's price" in text
+    assert ("target of 50 % is not met" in text) == (share > 0.5)
 
 
 def test_the_root_readme_quotes_the_script_figures() -> None:
@@ -81,6 +93,7 @@ def test_the_root_readme_quotes_the_script_figures() -> None:
     assert f"${cost_model.b1_flat():,.2f} for B1" in deploy
     even = cost_model.break_even(cost_model.REFERENCE_LOADS[1])
     assert f"roughly {round(even.jobs_per_day, -2):,.0f} jobs a day" in " ".join(deploy.split())
+    assert "`azd env set HOSTING_PLAN dedicated` runs the same app on it" in " ".join(deploy.split())
 
 
 def test_local_emulation_section_names_both_modes() -> None:
