@@ -73,7 +73,7 @@ class FeedWatcher:
                 for status in await self._store.changes_since(since, self._hub.wants):
                     self._hub.publish(status, path=Arrival.FEED)
                 since = started - self._skew
-                metrics().feed_reads.add(1, {"read": FeedRead.CHANGES})
+                metrics().feed_reads.add(1, {"read": FeedRead.CHANGES.value})
             except Exception as exc:
                 # Storage is down: keep `since`, so nothing is skipped when it returns.
                 log.warning("change feed read failed: %s", type(exc).__name__, exc_info=not is_outage(exc))
@@ -88,7 +88,7 @@ class FeedWatcher:
         unfinished = self._hub.unfinished()
         if not unfinished:
             return
-        metrics().feed_reads.add(1, {"read": FeedRead.RECONCILE})
+        metrics().feed_reads.add(1, {"read": FeedRead.RECONCILE.value})
         active = {job.job_id for job in await self._store.active_jobs()}
         for job_id in unfinished:
             if job_id not in active:
