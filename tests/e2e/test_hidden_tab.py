@@ -79,7 +79,8 @@ def test_a_job_that_finishes_in_a_hidden_tab_shows_on_return_with_nothing_open_m
     shown_at = time.monotonic()
     demo.wait_until("rows => rows[0].status === 'Completed'", timeout_s=5)
     shown_to_terminal_s = time.monotonic() - shown_at
-    assert shown_to_terminal_s < 2, shown_to_terminal_s
+    # At once: no batch window, no poll backoff (about 100 ms here; 3 s leaves room for a busy machine).
+    assert shown_to_terminal_s < 3, shown_to_terminal_s
     resumed = [call for call in demo.calls[calls_before:] if call.kind != "other"]
     assert [call.kind for call in resumed] == ["token", "stream"], resumed
     query = dict(part.partition("=")[::2] for part in resumed[1].query.split("&") if part)
