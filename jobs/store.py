@@ -11,6 +11,15 @@ Three tables share a prefix (default `jobs`):
 
 Write order keeps every crash window recoverable: the active row is written
 first and deleted last, so a job can never be unfinished and unlisted.
+
+Feed rows and active-index rows of many jobs go out together (jobs/batching.py):
+one entity-group transaction per partition and short window. The status row is
+written alone (its ETag guards it), and the hub hears of a change at once, before
+its feed row is sent. A progress row is only queued: a crash may lose it, and the
+next change or the terminal one follows. A terminal row and a new job's active row
+are awaited, so a crash before they are written fails the write (the message is
+delivered again and `republish()` ends the bookkeeping); reconciliation reads the
+status of any watched job that left the active index, whatever the feed holds.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
 from errors import JobNotFound, StaleUpdate, StoreConflict, Superseded
+from jobs.batching import TableBatcher
 from jobs.clock import Clock, SystemClock
 from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
 
@@ -106,12 +116,15 @@ class TableStatusStore:
         self._active = service.get_table_client(self.table_names[2])
         self._clock = clock or SystemClock()
         self._listeners: list[Listener] = []
+        self._feed_rows = TableBatcher(self._feed)
+        self._active_rows = TableBatcher(self._active)
 
     async def ensure_tables(self) -> None:
         for name in self.table_names:
             await self._service.create_table_if_not_exists(name)
 
     async def close(self) -> None:
+        await asyncio.gather(self._feed_rows.drain(), self._active_rows.drain(), return_exceptions=True)
         await self._service.close()
 
     def add_listener(self, listener: Listener) -> None:
@@ -164,8 +177,8 @@ class TableStatusStore:
     async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord:
         now = self._clock.now()
         deadline = now + timedelta(seconds=timeout_seconds)
-        await self._active.upsert_entity(
-            {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id, "JobType": job_type, "Deadline": deadline}
+        await self._active_rows.submit(
+            "upsert", {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id, "JobType": job_type, "Deadline": deadline}
         )
         record = JobRecord(status=new_job(job_id, job_type, now), owner=owner, created_at=now, deadline=deadline)
         try:
@@ -221,10 +234,7 @@ class TableStatusStore:
         await self.forget_active(record.job_id)
 
     async def forget_active(self, job_id: str) -> None:
-        try:
-            await self._active.delete_entity(ACTIVE_PARTITION, job_id)
-        except ResourceNotFoundError:
-            pass
+        await self._active_rows.submit("delete", {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
 
     async def delete_feed_before(self, cutoff: datetime) -> int:
         """Drop change-feed rows older than `cutoff` (called by the sweeper)."""
@@ -285,28 +295,29 @@ class TableStatusStore:
             except Exception:  # a listener must never fail a status write
                 log.exception("status listener failed")
         if not status.status.terminal:
-            try:
-                await self._append_feed(status)
-            except Exception:
-                # Progress may be coalesced: the next change or the terminal one follows.
-                log.warning("change feed append failed for job %s v%s", status.job_id, status.version)
+            # Queued, not awaited: progress may be coalesced; the next change or the terminal one follows.
+            self._append_feed(status).add_done_callback(_warn_if_failed)
             return
         # A terminal change must reach the feed and leave the active index. If either
         # fails the error propagates, the message is redelivered and republish() ends it.
         await self._append_feed(status)
         await self.forget_active(status.job_id)
 
-    async def _append_feed(self, status: JobStatus) -> None:
-        try:
-            await self._feed.create_entity(
-                {
-                    "PartitionKey": feed_partition(status.timestamp),
-                    "RowKey": _feed_row_key(status),
-                    "Payload": status.to_json(),
-                }
-            )
-        except ResourceExistsError:
-            pass
+    def _append_feed(self, status: JobStatus) -> asyncio.Future[None]:
+        # An upsert: a row written again (republish) is the same row.
+        return self._feed_rows.submit(
+            "upsert",
+            {
+                "PartitionKey": feed_partition(status.timestamp),
+                "RowKey": _feed_row_key(status),
+                "Payload": status.to_json(),
+            },
+        )
+
+
+def _warn_if_failed(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("change feed append failed (%s)", type(done.exception()).__name__)
 
 
 def _feed_row_key(status: JobStatus) -> str:

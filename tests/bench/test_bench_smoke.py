@@ -104,6 +104,9 @@ def test_latency(results: dict[str, dict[str, Any]]) -> None:
     for path in ("same process (SSE)", "cross process (SSE)", "fixed 5 s polling", "(a table write alone)"):
         assert rows[path]["samples"] > 0
         assert 0 <= rows[path]["p50_ms"] <= rows[path]["p99_ms"]
+    [cost] = data["details"]["costs"]  # one round: the cost of a status change was counted
+    assert cost["changes"] >= 2 * 5  # two jobs: created, claimed, 4 progress writes... each a version
+    assert cost["table_writes_per_change"] > 0 and cost["cpu_ms_per_change"] > 0
 
 
 def test_storage_ops(results: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,120 @@
+"""Table writes that many jobs make at once, sent as entity-group transactions.
+
+The change feed's rows of one minute share a partition, and so do the active
+index's rows: what many jobs write within a short window goes out as one request
+per partition (up to 100 rows, the transaction limit) instead of one per row.
+A caller that needs its row durable (a terminal change, a new job's active row)
+awaits it; one that does not (a progress row) only enqueues it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables.aio import TableClient
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_LIMIT = 100
+Operation = Literal["upsert", "delete"]
+
+
+@dataclass
+class _Pending:
+    operation: Operation
+    entity: Mapping[str, Any]
+    done: asyncio.Future[None]
+
+
+@dataclass
+class TableBatcher:
+    table: TableClient
+    window_seconds: float = 0.02  # how long a row may wait for others: far below a watcher's tick
+    _pending: dict[str, list[_Pending]] = field(default_factory=dict, init=False)
+    _flush: asyncio.Task[None] | None = field(default=None, init=False)
+    requests: int = field(default=0, init=False)  # transactions and single writes sent
+
+    def submit(self, operation: Operation, entity: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Queue one row; the future resolves once it is written (or fails with the error)."""
+        loop = asyncio.get_running_loop()
+        item = _Pending(operation, entity, loop.create_future())
+        self._pending.setdefault(str(entity["PartitionKey"]), []).append(item)
+        if self._flush is None or self._flush.done():
+            self._flush = loop.create_task(self._flush_soon(), name="table-batch")
+        return item.done
+
+    async def drain(self) -> None:
+        """Write everything queued now (shutdown)."""
+        if self._flush is not None and not self._flush.done():
+            self._flush.cancel()
+        await self._write(self._take())
+
+    async def _flush_soon(self) -> None:
+        # Rows queued while a write is under way go in the next round, not nowhere.
+        while self._pending:
+            await asyncio.sleep(self.window_seconds)
+            await self._write(self._take())
+
+    def _take(self) -> list[list[_Pending]]:
+        pending, self._pending = self._pending, {}
+        return [
+            rows[i : i + TRANSACTION_LIMIT] for rows in pending.values() for i in range(0, len(rows), TRANSACTION_LIMIT)
+        ]
+
+    async def _write(self, chunks: list[list[_Pending]]) -> None:
+        await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
+
+    async def _chunk(self, chunk: list[_Pending]) -> None:
+        try:
+            if len(chunk) == 1:
+                await self._single(chunk[0])
+            else:
+                self.requests += 1
+                await self.table.submit_transaction([(p.operation, p.entity) for p in _unique(chunk)])
+        except Exception as exc:
+            if len(chunk) == 1:
+                _settle(chunk, exc)
+                return
+            # One bad row (a delete of a row already gone) fails the whole group: write each alone.
+            log.info(
+                "table transaction of %d rows failed (%s); writing them one by one", len(chunk), type(exc).__name__
+            )
+            results = await asyncio.gather(*(self._single(p) for p in chunk), return_exceptions=True)
+            for item, result in zip(chunk, results, strict=True):
+                _settle([item], result if isinstance(result, BaseException) else None)
+            return
+        _settle(chunk, None)
+
+    async def _single(self, item: _Pending) -> None:
+        self.requests += 1
+        if item.operation == "upsert":
+            await self.table.upsert_entity(item.entity)
+        else:
+            try:
+                await self.table.delete_entity(item.entity["PartitionKey"], item.entity["RowKey"])
+            except ResourceNotFoundError:
+                pass  # already gone: what a delete wants
+
+
+def _unique(chunk: list[_Pending]) -> list[_Pending]:
+    """A transaction may name each row once: the last write of a row wins."""
+    last: dict[tuple[str, str], _Pending] = {}
+    for item in chunk:
+        last[(str(item.entity["PartitionKey"]), str(item.entity["RowKey"]))] = item
+    return list(last.values())
+
+
+def _settle(chunk: list[_Pending], error: BaseException | None) -> None:
+    for item in chunk:
+        if item.done.done():
+            continue
+        if error is None:
+            item.done.set_result(None)
+        else:
+            item.done.set_exception(error)
+            item.done.exception()  # a progress row's future is never awaited: mark it seen
