@@ -217,6 +217,20 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
   });
 
+  it('holds nothing for a watch that ends while paused, and reopens nothing for it', () => {
+    setup();
+    const [a, b] = streaming([JOB_A, JOB_B], [2, 3]);
+    document.show('hidden');
+    vi.advanceTimersByTime(PAUSE_MS);
+    a.subscription.unsubscribe(); // e.g. the component went away while the tab was hidden
+    b.subscription.unsubscribe();
+    expect(service.held()).toEqual({ watches: [], transports: [], members: [], streams: [] });
+    document.show('visible');
+    http.expectNone(() => true);
+    expect(FakeEventSource.all).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('keeps streaming in a hidden tab with hiddenPauseMs: null, and arms no timer', () => {
     setup({ hiddenPauseMs: null });
     const [a] = streaming([JOB_A], [2]);
