@@ -476,3 +476,30 @@ def test_sensitivity_figures_in_the_docs_are_computed() -> None:
         assert f"USD {cost.total:,.2f}" in doc, cost.total
     even = cost_model.break_even(typ, dep(instance_memory_mb=2048))
     assert f"break-even: ~{round(even.jobs_per_day, -1):,.0f} jobs/day" in doc
+
+
+def test_the_prose_of_the_cost_page_quotes_the_script() -> None:
+    """The figures docs/cost.md states in words, outside the pasted tables, are the script's."""
+    doc = " ".join((ROOT / "docs" / "cost.md").read_text().split())
+    costs = {load.name: cost_model.both_plans(load) for load in cost_model.REFERENCE_LOADS}
+    flex = {name: c["flex"].total for name, c in costs.items()}
+    b1 = {name: c["dedicated"].total for name, c in costs.items()}
+    others = [c["dedicated"].total - c["dedicated"].plan_price for c in costs.values()]
+    evens = {load.name: cost_model.break_even(load).jobs_per_day for load in cost_model.REFERENCE_LOADS}
+    quoted = [
+        f"about {round(evens['typical'], -1):,.0f} jobs a day for the typical load's shape",
+        f"{round(evens['busy'], -1):,.0f} for the busy shape, {round(evens['seed'], -1):,.0f} for the seed's",
+        f"add USD {min(others):.2f}-{max(others):.2f} a month",
+        f"USD {b1['busy']:.2f} and {b1['seed']:.2f} against B1's {cost_model.b1_flat():.2f}",
+        f"small and typical on Flex at USD {flex['small']:.2f} and {flex['typical']:.2f}",
+        f"(USD {flex['typical']:.2f} of {cost_model.b1_flat():.2f})",
+    ]
+    zero = cost_model.monthly_cost(typical(), cost_model.Deployment(hidden_pause_seconds=0.0)).total
+    fifth = cost_model.monthly_cost(typical(), cost_model.Deployment(hidden_pause_seconds=0.0, visible_share=0.2)).total
+    quoted.append(f"`hiddenPauseMs: 0`, {zero / cost_model.b1_flat():.0%}".replace("%", " %"))
+    quoted.append(f"visible a fifth of a wait ({fifth / cost_model.b1_flat():.0%}".replace("%", " %"))
+    own = cost_model.both_plans(cost_model.replace(named_load("seed"), viewers=3, wait_seconds=None))
+    quoted.append(f"Flex USD {own['flex'].total:.2f}, B1 {own['dedicated'].total:.2f}, the same choice")
+    for text in quoted:
+        assert text in doc, text
+    assert all(cost_model.recommend(load).plan == "dedicated" for load in cost_model.REFERENCE_LOADS[2:])
