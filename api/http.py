@@ -22,6 +22,7 @@ from api.auth import unauthorized
 from api.problems import ApiError, from_error, problem_response
 from errors import AtCapacity, BadResume, StreamError, TokenError, TokenScopeError, UnknownJob
 from jobs.storage import is_outage
+from telemetry import loop_lag
 from telemetry.logs import correlated, new_invocation_id
 from telemetry.metrics import metrics
 
@@ -50,6 +51,7 @@ def endpoint(route: str) -> Callable[[Handler], Handler]:
         @functools.wraps(handler)
         async def run(request: Request) -> Response:
             started = time.perf_counter()
+            loop_lag.ensure_running()
             # The Functions host names each HTTP invocation in this header.
             invocation = request.headers.get("x-ms-invocation-id") or new_invocation_id()
             with correlated(invocation_id=invocation):

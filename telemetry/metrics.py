@@ -54,6 +54,7 @@ class MetricName(StrEnum):
     JOBS_FINISHED = "jobevents.jobs.finished"
     JOBS_FAILED = "jobevents.jobs.failed"
     NOTIFY_LATENCY = "jobevents.notify.latency"
+    LOOP_LAG = "jobevents.process.loop_lag"
 
 
 class FeedRead(StrEnum):
@@ -117,6 +118,12 @@ class Metrics:
             MetricName.NOTIFY_LATENCY,
             unit="ms",
             description="Status written -> event sent, by path (local, feed)",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+        )
+        self.loop_lag = meter.create_histogram(
+            MetricName.LOOP_LAG,
+            unit="ms",
+            description="How late the event loop ran a 250 ms timer: the process's CPU headroom",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
         )
 

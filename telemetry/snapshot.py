@@ -42,6 +42,7 @@ class HistogramPoint(_Point):
     max: float | None
     p50: float | None
     p95: float | None
+    p99: float | None
 
 
 MetricPoint = Annotated[CounterPoint | HistogramPoint, Field(union_mode="left_to_right")]
@@ -101,6 +102,7 @@ def snapshot(reader: InMemoryMetricReader | None = None) -> MetricsView:
                                 max=point.max if point.count else None,
                                 p50=_quantile(point, 0.5),
                                 p95=_quantile(point, 0.95),
+                                p99=_quantile(point, 0.99),
                             )
                         )
     return out

@@ -25,6 +25,7 @@ export const METRIC = {
   JOBS_FINISHED: 'jobevents.jobs.finished',
   JOBS_FAILED: 'jobevents.jobs.failed',
   NOTIFY_LATENCY: 'jobevents.notify.latency',
+  LOOP_LAG: 'jobevents.process.loop_lag',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -54,6 +55,7 @@ export interface HistogramPoint {
   readonly max: number | null;
   readonly p50: number | null;
   readonly p95: number | null;
+  readonly p99: number | null;
 }
 
 export type MetricPoint = CounterPoint | HistogramPoint;

@@ -62,26 +62,26 @@ export function fakeDiagnostics(
       [METRIC.RUN_TIME]: [
         {
           attributes: { job_type: 'Sleep', outcome: 'Completed' },
-          ...{ count: 20, sum: 60, min: 2.9, max: 3.3, p50: 2.5, p95: 5 },
+          ...{ count: 20, sum: 60, min: 2.9, max: 3.3, p50: 2.5, p95: 5, p99: 5 },
         },
         {
           attributes: { job_type: 'StoryPublish', outcome: 'Completed' },
-          ...{ count: 10, sum: 45, min: 4, max: 5, p50: 5, p95: 10 },
+          ...{ count: 10, sum: 45, min: 4, max: 5, p50: 5, p95: 10, p99: 10 },
         },
         {
           attributes: { job_type: 'Fail', outcome: 'Failed' },
-          ...{ count: 5, sum: 10, min: 1, max: 3, p50: 2.5, p95: 2.5 },
+          ...{ count: 5, sum: 10, min: 1, max: 3, p50: 2.5, p95: 2.5, p99: 2.5 },
         },
       ],
       [METRIC.JOBS_FAILED]: [{ attributes: { job_type: 'Fail', reason: 'error' }, value: 5 }],
       [METRIC.NOTIFY_LATENCY]: [
         {
           attributes: { path: 'local' },
-          ...{ count: 120, sum: 800, min: 1, max: 30, p50: 10, p95: 25 },
+          ...{ count: 120, sum: 800, min: 1, max: 30, p50: 10, p95: 25, p99: 25 },
         },
         {
           attributes: { path: 'feed' },
-          ...{ count: 4, sum: 900, min: 150, max: 300, p50: 250, p95: 250 },
+          ...{ count: 4, sum: 900, min: 150, max: 300, p50: 250, p95: 250, p99: 250 },
         },
       ],
       ...overrides,
