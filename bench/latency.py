@@ -193,6 +193,17 @@ def host_costs(hosts: list[Any]) -> tuple[dict[str, int], float, float]:
     return ops, sum(cpu), cpu[0]
 
 
+def loop_lag(host: Any) -> dict[str, float | None]:
+    """The host's event-loop lag since it started (jobevents.process.loop_lag, cumulative)."""
+    from telemetry.metrics import MetricName
+    from telemetry.snapshot import HistogramPoint
+
+    points = [p for p in host.diagnostics().metrics.get(MetricName.LOOP_LAG, []) if isinstance(p, HistogramPoint)]
+    if not points:
+        return {"p99_ms": None, "max_ms": None}
+    return {"p99_ms": common.rnd(points[0].p99, 1), "max_ms": common.rnd(points[0].max, 1)}
+
+
 def cost_row(number: int, changes: int, before: tuple[dict[str, int], float, float], after: Any) -> dict[str, Any]:
     ops = common.ops_delta(before[0], after[0])
     reads = sum(v for k, v in ops.items() if k == "table GET")  # the watchers' feed and index queries, point reads
@@ -253,6 +264,7 @@ async def run(args: Any) -> dict[str, Any]:
                     rounds.append(
                         {path: {**summary(v), "raw_ms": [round(x, 1) for x in v]} for path, v in samples.items()}
                     )
+                    lags = {name: loop_lag(host) for name, host in (("worker", worker_host), ("http", http_host))}
                     common.log(
                         "  p99: "
                         + ", ".join(f"{p} {common.rnd(rounds[-1][p]['p99_ms'])} ms" for p in (SAME, CROSS, POLL, WRITE))
@@ -293,8 +305,20 @@ async def run(args: Any) -> dict[str, Any]:
             "met": per_change["cpu_ms_per_change"] is not None and per_change["cpu_ms_per_change"] <= 1.0,
         },
     ]
+    targets.append(
+        {
+            "target": "(no target) event-loop lag p99 over the run, worker host / HTTP host",
+            "measured": f"{lags['worker']['p99_ms']} / {lags['http']['p99_ms']} ms (bucket bounds)",
+            "met": None,
+        }
+    )
     print(common.format_table(costs, COST_COLUMNS))
-    details = {"rounds": rounds, "costs": costs, "settings": common.recorded_settings(common.settings_for(env))}
+    details = {
+        "rounds": rounds,
+        "costs": costs,
+        "loop_lag": lags,
+        "settings": common.recorded_settings(common.settings_for(env)),
+    }
     name = "latency" if args.size == "default" else f"latency_{args.size}"
     return common.write_results(name, args, COLUMNS, rows, info, started, targets=targets, details=details)
 
