@@ -86,7 +86,9 @@ class StatusStore(Protocol):
     async def get(self, job_id: str) -> JobRecord | None: ...
     async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord: ...
     async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None: ...
-    async def changes_since(self, since: datetime, wanted: Callable[[str], bool] | None = None) -> list[JobStatus]: ...
+    async def changes_since(
+        self, since: datetime, wanted: Callable[[str, int], bool] | None = None
+    ) -> list[JobStatus]: ...
     async def active_jobs(self) -> list[ActiveJob]: ...
     async def forget_active(self, job_id: str) -> None: ...
     async def republish(self, record: JobRecord) -> None: ...
@@ -144,11 +146,11 @@ class TableStatusStore:
             return None
         return _record_from_entity(entity)
 
-    async def changes_since(self, since: datetime, wanted: Callable[[str], bool] | None = None) -> list[JobStatus]:
+    async def changes_since(self, since: datetime, wanted: Callable[[str, int], bool] | None = None) -> list[JobStatus]:
         """Status changes written at or after `since`, oldest first (one query).
 
-        `wanted(job_id)` filters on the row key before the payload is parsed: every
-        process reads every change, but parses only those of jobs it watches.
+        `wanted(job_id, version)` filters on the row key before the payload is parsed: every
+        process reads every change, but parses only the news about jobs it watches.
         """
         now = self._clock.now()
         entities = self._feed.query_entities(
@@ -162,7 +164,8 @@ class TableStatusStore:
         )
         changes = []
         async for entity in entities:
-            if wanted is None or wanted(_feed_job_id(entity["RowKey"])):
+            key = entity["RowKey"]
+            if wanted is None or wanted(_feed_job_id(key), _feed_version(key)):
                 changes.append(JobStatus.model_validate_json(entity["Payload"]))
         return changes
 
@@ -328,6 +331,11 @@ def _feed_row_key(status: JobStatus) -> str:
 def _feed_job_id(row_key: str) -> str:
     """The job id inside a `_feed_row_key`."""
     return row_key[14:-11]
+
+
+def _feed_version(row_key: str) -> int:
+    """The version inside a `_feed_row_key`."""
+    return int(row_key[-10:])
 
 
 def _entity_from_record(record: JobRecord) -> dict[str, object]:

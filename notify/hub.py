@@ -125,9 +125,15 @@ class Hub:
         """Watched jobs not yet known to be finished: what reconciliation checks."""
         return [j for j in self._subscribers if not ((c := self._latest.get(j)) and c.terminal)]
 
-    def wants(self, job_id: str) -> bool:
-        """Whether a change of this job matters here (watched, or held for a reconnect)."""
-        return job_id in self._subscribers or job_id in self._held
+    def wants(self, job_id: str, version: int) -> bool:
+        """Whether this version of a job is news here (watched or held for a reconnect, and
+        newer than what is known): the watcher parses only those feed rows. A row this
+        process wrote, or one an overlapping read saw already, is not."""
+        if job_id in self._subscribers:
+            latest = self._latest.get(job_id)
+            return latest is None or latest.version < version
+        held = self._held.get(job_id)
+        return held is not None and held[0].version < version
 
     def forget_expired(self) -> None:
         """Drop held jobs whose grace has passed."""

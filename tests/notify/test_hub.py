@@ -48,3 +48,18 @@ def test_a_held_state_past_its_grace_is_not_taken_over():
     clock.advance(31)
     hub.subscribe([JOB], Inbox())
     assert hub.latest(JOB) is None  # the stream reads storage instead
+
+
+def test_the_watcher_parses_only_news():
+    """wants(job, version): a feed row of a version the hub has (its own write, or one an
+    overlapping read saw) is skipped before its payload is parsed."""
+    clock = FrozenClock()
+    hub = Hub(clock)
+    inbox = Inbox()
+    assert not hub.wants(JOB, 1)  # nobody watches it
+    hub.subscribe([JOB], inbox)
+    assert hub.wants(JOB, 1)  # watched, nothing known yet
+    hub.publish(running_job())
+    assert not hub.wants(JOB, 2) and hub.wants(JOB, 3)
+    hub.unsubscribe([JOB], inbox)
+    assert not hub.wants(JOB, 2) and hub.wants(JOB, 3)  # held for a reconnect

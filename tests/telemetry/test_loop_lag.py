@@ -14,7 +14,7 @@ async def test_a_blocked_loop_is_recorded_as_lag(reader):
     loop_lag.ensure_running()
     loop_lag.ensure_running()  # once per loop
     await asyncio.sleep(0.3)
-    time.sleep(0.4)  # a handler that hogs the CPU
+    time.sleep(0.4)  # noqa: ASYNC251 (blocking on purpose: a handler that hogs the CPU)
     await asyncio.sleep(0.3)
     [point] = snapshot(reader)[MetricName.LOOP_LAG]
     assert isinstance(point, HistogramPoint)
