@@ -34,7 +34,7 @@ class _Pending:
 @dataclass
 class TableBatcher:
     table: TableClient
-    window_seconds: float = 0.05  # how long a row may wait for others: far below a watcher's 0.75 s tick
+    window_seconds: float = 0.1  # how long a row may wait for others: well below a watcher's 0.75 s tick
     _pending: dict[str, list[_Pending]] = field(default_factory=dict, init=False)
     _flush: asyncio.Task[None] | None = field(default=None, init=False)
     requests: int = field(default=0, init=False)  # transactions and single writes sent
