@@ -34,9 +34,12 @@ class _Pending:
 @dataclass
 class TableBatcher:
     table: TableClient
-    window_seconds: float = 0.1  # how long a row may wait for others: well below a watcher's 0.75 s tick
+    # At most one write round per window; a row that comes after a quiet window goes at once,
+    # so a lone job waits for nothing and a busy process shares its transactions.
+    window_seconds: float = 0.1  # well below a watcher's 0.75 s tick
     _pending: dict[str, list[_Pending]] = field(default_factory=dict, init=False)
     _flush: asyncio.Task[None] | None = field(default=None, init=False)
+    _last_round: float = field(default=float("-inf"), init=False)
     requests: int = field(default=0, init=False)  # transactions and single writes sent
 
     def submit(self, operation: Operation, entity: Mapping[str, Any]) -> asyncio.Future[None]:
@@ -56,8 +59,10 @@ class TableBatcher:
 
     async def _flush_soon(self) -> None:
         # Rows queued while a write is under way go in the next round, not nowhere.
+        loop = asyncio.get_running_loop()
         while self._pending:
-            await asyncio.sleep(self.window_seconds)
+            await asyncio.sleep(max(0.0, self._last_round + self.window_seconds - loop.time()))
+            self._last_round = loop.time()
             await self._write(self._take())
 
     def _take(self) -> list[list[_Pending]]:

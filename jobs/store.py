@@ -119,7 +119,8 @@ class TableStatusStore:
         self._clock = clock or SystemClock()
         self._listeners: list[Listener] = []
         self._feed_rows = TableBatcher(self._feed)
-        self._active_rows = TableBatcher(self._active)
+        # A start awaits its active row: share a transaction only with the starts under way.
+        self._active_rows = TableBatcher(self._active, window_seconds=0.0)
 
     async def ensure_tables(self) -> None:
         for name in self.table_names:

@@ -56,11 +56,24 @@ async def test_the_same_row_twice_in_a_window_is_written_once_last_wins(table):
     assert (await table.get_entity("p", "r"))["V"] == 2
 
 
+async def test_a_lone_row_waits_for_nothing_and_a_busy_one_for_the_window(table):
+    batcher = TableBatcher(table, window_seconds=0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await batcher.submit("upsert", {"PartitionKey": "q", "RowKey": "1"})
+    assert loop.time() - started < 0.4  # after a quiet window: at once
+    second = loop.time()
+    await batcher.submit("upsert", {"PartitionKey": "q", "RowKey": "2"})
+    assert loop.time() - second >= 0.3  # right after a round: waits for the window's end
+
+
 async def test_drain_writes_what_is_queued_at_once(table):
     batcher = TableBatcher(table, window_seconds=60)
+    batcher.submit("upsert", {"PartitionKey": "d", "RowKey": "0"})
+    await asyncio.sleep(0.2)  # the first round is written; the next row must wait a minute
     queued = batcher.submit("upsert", {"PartitionKey": "d", "RowKey": "r"})
     await asyncio.wait_for(batcher.drain(), 5)
-    assert queued.done() and await _rows(table, "d") == ["r"]
+    assert queued.done() and await _rows(table, "d") == ["0", "r"]
 
 
 async def test_a_row_queued_while_a_write_is_under_way_is_written_too(table):
