@@ -121,13 +121,16 @@ class TableStatusStore:
         self._feed_rows = TableBatcher(self._feed)
         # A start awaits its active row: share a transaction only with the starts under way.
         self._active_rows = TableBatcher(self._active, window_seconds=0.0)
+        # A finished job's index row can wait for the others, as its feed row does.
+        self._active_deletes = TableBatcher(self._active)
 
     async def ensure_tables(self) -> None:
         for name in self.table_names:
             await self._service.create_table_if_not_exists(name)
 
     async def close(self) -> None:
-        await asyncio.gather(self._feed_rows.drain(), self._active_rows.drain(), return_exceptions=True)
+        batchers = (self._feed_rows, self._active_rows, self._active_deletes)
+        await asyncio.gather(*(b.drain() for b in batchers), return_exceptions=True)
         await self._service.close()
 
     def add_listener(self, listener: Listener) -> None:
@@ -238,7 +241,7 @@ class TableStatusStore:
         await self.forget_active(record.job_id)
 
     async def forget_active(self, job_id: str) -> None:
-        await self._active_rows.submit("delete", {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
+        await self._active_deletes.submit("delete", {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
 
     async def delete_feed_before(self, cutoff: datetime) -> int:
         """Drop change-feed rows older than `cutoff` (called by the sweeper)."""
