@@ -9,3 +9,4 @@
 export { FakeEventSource } from './fake-event-source';
 export { fakeJobEvent, fakeJobId } from './job-events';
 export { answerWatch, provideJobEventsTesting } from './provide-job-events-testing';
+export { grantWatch, recordWatch, type RecordedWatch } from './recorded-watch';

@@ -1,7 +1,6 @@
 import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { DOCUMENT } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import { Subscription } from 'rxjs';
 
 import { JobEventsOptions } from './config';
 import { JobPollTimeoutError } from './errors';
@@ -13,6 +12,9 @@ import {
   fakeJobEvent as jobEvent,
   fakeJobId as jobId,
   provideJobEventsTesting,
+  grantWatch,
+  type RecordedWatch,
+  recordWatch,
 } from 'job-events/testing';
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(20), jobId(21), jobId(22)];
@@ -40,12 +42,7 @@ class FakeDocument extends EventTarget {
   }
 }
 
-interface Watcher {
-  events: JobEvent[];
-  errors: unknown[];
-  completed: boolean;
-  subscription: Subscription;
-}
+type Watcher = RecordedWatch;
 
 describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
   let http: HttpTestingController;
@@ -76,19 +73,8 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
   });
 
   function watch(id: string, transport: 'auto' | 'polling' = 'auto', timeoutMs?: number): Watcher {
-    const watcher: Watcher = {
-      events: [],
-      errors: [],
-      completed: false,
-      subscription: Subscription.EMPTY,
-    };
     const options = timeoutMs ? { transport, poll: { timeoutMs } } : { transport };
-    watcher.subscription = service.watchJob('Sleep', id, options).subscribe({
-      next: (event) => watcher.events.push(event),
-      error: (error) => watcher.errors.push(error),
-      complete: () => (watcher.completed = true),
-    });
-    return watcher;
+    return recordWatch(service.watchJob('Sleep', id, options));
   }
 
   /** Answers every status request open now (one cancelled by the pause needs no answer). */
@@ -105,11 +91,7 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     }
   }
 
-  function grant(): TestRequest {
-    const request = http.expectOne({ method: 'POST', url: '/api/watch' });
-    answerWatch(request);
-    return request;
-  }
+  const grant = (): TestRequest => grantWatch(http);
 
   /** Watches the jobs on open streams that have sent each its version (in `ids` order). */
   function streaming(ids: string[], versions: number[]): Watcher[] {

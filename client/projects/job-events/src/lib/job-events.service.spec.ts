@@ -2,17 +2,19 @@ import { HttpTestingController, TestRequest } from '@angular/common/http/testing
 import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { TestBed } from '@angular/core/testing';
-import { map, of, Subscription } from 'rxjs';
+import { map, of } from 'rxjs';
 
 import { JobEventsOptions } from './config';
 import { JobEventsService, newerVersionsOnly } from './job-events.service';
 import { JobEvent } from './models';
 import {
-  answerWatch,
   FakeEventSource,
   fakeJobEvent as jobEvent,
   fakeJobId as jobId,
   provideJobEventsTesting,
+  grantWatch,
+  type RecordedWatch,
+  recordWatch,
 } from 'job-events/testing';
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
@@ -20,12 +22,7 @@ const [JOB_A, JOB_B, JOB_C] = [jobId(10), jobId(11), jobId(12)];
 /** A status request made because streaming failed: it carries the fallback marker. */
 const fallbackPoll = (id: string) => `/api/jobs/Sleep/${id}?fallback=1`;
 
-interface Watcher {
-  events: JobEvent[];
-  errors: unknown[];
-  completed: boolean;
-  subscription: Subscription;
-}
+type Watcher = RecordedWatch;
 
 let http: HttpTestingController;
 let service: JobEventsService;
@@ -51,26 +48,12 @@ describe('JobEventsService.watchJob', () => {
   });
 
   function watch(id: string, transport: 'auto' | 'polling' = 'auto'): Watcher {
-    const watcher: Watcher = {
-      events: [],
-      errors: [],
-      completed: false,
-      subscription: Subscription.EMPTY,
-    };
-    watcher.subscription = service.watchJob('Sleep', id, { transport }).subscribe({
-      next: (event) => watcher.events.push(event),
-      error: (error) => watcher.errors.push(error),
-      complete: () => (watcher.completed = true),
-    });
-    return watcher;
+    return recordWatch(service.watchJob('Sleep', id, { transport }));
   }
 
   /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
-  function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
-    const request = http.expectOne({ method: 'POST', url: '/api/watch' });
-    answerWatch(request, token, expiresInMs);
-    return request;
-  }
+  const grant = (token?: string, expiresInMs?: number): TestRequest =>
+    grantWatch(http, token, expiresInMs);
 
   function versions(watcher: Watcher): number[] {
     return watcher.events.map((event) => event.version);

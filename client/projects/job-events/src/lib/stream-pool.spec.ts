@@ -5,7 +5,7 @@ import { Subscription, takeWhile } from 'rxjs';
 
 import { JOB_EVENTS_CONFIG, JobEventsOptions, resolveConfig } from './config';
 import { StreamUnavailableError } from './errors';
-import { isTerminal, JobEvent } from './models';
+import { isTerminal } from './models';
 import { StreamPool } from './stream-pool';
 import {
   answerWatch,
@@ -13,6 +13,9 @@ import {
   fakeJobEvent as jobEvent,
   fakeJobId as jobId,
   provideJobEventsTesting,
+  grantWatch,
+  type RecordedWatch,
+  recordWatch,
 } from 'job-events/testing';
 
 const [JOB_A, JOB_B, JOB_C] = [jobId(20), jobId(21), jobId(22)];
@@ -91,12 +94,7 @@ describe('StreamPool bookkeeping', () => {
 // the end of the attempts, stream auth. What the service adds (one watch per job, the
 // transports, fallback polling, stats) is in job-events.service.spec.ts.
 describe('StreamPool', () => {
-  interface Watcher {
-    events: JobEvent[];
-    errors: unknown[];
-    completed: boolean;
-    subscription: Subscription;
-  }
+  type Watcher = RecordedWatch;
 
   let http: HttpTestingController;
   let pool: StreamPool;
@@ -136,29 +134,16 @@ describe('StreamPool', () => {
 
   /** Watches a job through the pool and, as JobEventsService does, leaves on its terminal event. */
   function watch(id: string): Watcher {
-    const watcher: Watcher = {
-      events: [],
-      errors: [],
-      completed: false,
-      subscription: Subscription.EMPTY,
-    };
-    watcher.subscription = pool
-      .watch({ jobType: 'Sleep', jobId: id })
-      .pipe(takeWhile((event) => !isTerminal(event), true))
-      .subscribe({
-        next: (event) => watcher.events.push(event),
-        error: (error) => watcher.errors.push(error),
-        complete: () => (watcher.completed = true),
-      });
-    return watcher;
+    return recordWatch(
+      pool
+        .watch({ jobType: 'Sleep', jobId: id })
+        .pipe(takeWhile((event) => !isTerminal(event), true)),
+    );
   }
 
   /** Answers the next `POST /api/watch` with a token for the jobs it asks for. */
-  function grant(token = 'token-1', expiresInMs = 300_000): TestRequest {
-    const request = http.expectOne({ method: 'POST', url: '/api/watch' });
-    answerWatch(request, token, expiresInMs);
-    return request;
-  }
+  const grant = (token?: string, expiresInMs?: number): TestRequest =>
+    grantWatch(http, token, expiresInMs);
 
   /** Answers every pending `POST /api/watch`; returns how many jobs each asked for. */
   function grantAll(): number[] {
