@@ -16,8 +16,10 @@ export { JobPollTimeoutError, StreamUnavailableError } from './lib/errors';
 export {
   JobEventsService,
   newerVersionsOnly,
+  newIdempotencyKey,
   type JobEventsHeld,
   type JobEventsStats,
+  type StartOptions,
   type WatchOptions,
 } from './lib/job-events.service';
 export {

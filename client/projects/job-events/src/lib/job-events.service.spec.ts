@@ -1,3 +1,4 @@
+import { HttpErrorResponse } from '@angular/common/http';
 import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
@@ -5,7 +6,7 @@ import { TestBed } from '@angular/core/testing';
 import { map, of } from 'rxjs';
 
 import { JobEventsOptions } from './config';
-import { JobEventsService, newerVersionsOnly } from './job-events.service';
+import { JobEventsService, newerVersionsOnly, newIdempotencyKey } from './job-events.service';
 import { JobEvent } from './models';
 import {
   FakeEventSource,
@@ -475,6 +476,117 @@ describe('JobEventsService.startJob', () => {
       .flush({ title: 'invalid' }, { status: 422, statusText: 'Unprocessable' });
     expect(errors).toHaveLength(1);
     expect(service.stats().starts).toBe(1); // the 422 started nothing
+  });
+});
+
+describe('JobEventsService.startJob: the Idempotency-Key', () => {
+  const KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const start = () => http.expectOne({ method: 'POST', url: '/api/jobs/Sleep/start' });
+  const keyOf = (request: TestRequest) => request.request.headers.get('Idempotency-Key');
+  const accept = (request: TestRequest) =>
+    request.flush({ jobId: JOB_A, jobType: 'Sleep' }, { status: 202, statusText: 'Accepted' });
+  /** No answer at all (a reset connection, a dropped response): HttpClient's status 0. */
+  const networkError = (request: TestRequest) => request.error(new ProgressEvent('error'));
+  const serverError = (request: TestRequest) =>
+    request.flush({ title: 'oops' }, { status: 500, statusText: 'Internal Server Error' });
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    setup();
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('sends a random key, the same on every retry of one call and a new one for the next call', () => {
+    service.startJob('Sleep', {}).subscribe();
+    const first = start();
+    const key = keyOf(first);
+    expect(key).toMatch(KEY);
+    networkError(first);
+    vi.advanceTimersByTime(1000);
+    const retry = start();
+    expect(keyOf(retry)).toBe(key); // a new key here would let the retry start a second job
+    accept(retry);
+
+    service.startJob('Sleep', {}).subscribe();
+    const next = start();
+    expect(keyOf(next)).toMatch(KEY);
+    expect(keyOf(next)).not.toBe(key); // the same key would answer the first call's job
+    accept(next);
+  });
+
+  it.each([
+    ['a network error (status 0)', networkError],
+    ['a 500', serverError],
+  ])('retries %s after 1 s, and the retry finds the job the lost attempt started', (_, fail) => {
+    const errors: unknown[] = [];
+    let started: unknown;
+    service
+      .startJob('Sleep', { seconds: 2 })
+      .subscribe({ next: (a) => (started = a), error: (e) => errors.push(e) });
+    fail(start());
+    vi.advanceTimersByTime(999);
+    http.expectNone('/api/jobs/Sleep/start');
+    vi.advanceTimersByTime(1);
+    const retry = start();
+    expect(retry.request.body).toEqual({ seconds: 2 }); // the same body: the server's same job
+    accept(retry);
+    expect(errors).toEqual([]);
+    expect(started).toMatchObject({ jobId: JOB_A });
+    expect(service.stats().starts).toBe(1);
+  });
+
+  it('gives up after two retries, with the last error', () => {
+    const errors: HttpErrorResponse[] = [];
+    service.startJob('Sleep', {}).subscribe({ error: (e) => errors.push(e) });
+    serverError(start());
+    vi.advanceTimersByTime(1000);
+    networkError(start());
+    vi.advanceTimersByTime(1000);
+    serverError(start());
+    vi.advanceTimersByTime(60_000);
+    http.expectNone('/api/jobs/Sleep/start');
+    expect(errors.map((e) => e.status)).toEqual([500]);
+    expect(service.stats().starts).toBe(0);
+  });
+
+  it.each([
+    [400, 'Bad Request'], // a malformed key or input
+    [409, 'Conflict'], // the key was used before with another body: retrying cannot help
+    [422, 'Unprocessable'],
+  ])('fails at once on a %i, with no retry', (status, statusText) => {
+    const errors: HttpErrorResponse[] = [];
+    service.startJob('Sleep', {}).subscribe({ error: (e) => errors.push(e) });
+    start().flush({ title: statusText }, { status, statusText });
+    vi.advanceTimersByTime(60_000);
+    http.expectNone('/api/jobs/Sleep/start');
+    expect(errors.map((e) => e.status)).toEqual([status]);
+    expect(service.stats().starts).toBe(0);
+  });
+
+  it('sends the key the caller gives, on every attempt', () => {
+    service.startJob('Sleep', {}, { idempotencyKey: 'order-42:publish' }).subscribe();
+    const first = start();
+    expect(keyOf(first)).toBe('order-42:publish');
+    networkError(first);
+    vi.advanceTimersByTime(1000);
+    const retry = start();
+    expect(keyOf(retry)).toBe('order-42:publish');
+    accept(retry);
+  });
+
+  it('makes a UUID without crypto.randomUUID (a page served over plain http)', () => {
+    const native = globalThis.crypto;
+    vi.stubGlobal('crypto', { getRandomValues: (a: Uint8Array) => native.getRandomValues(a) });
+    const keys = new Set([newIdempotencyKey(), newIdempotencyKey()]);
+    expect(keys.size).toBe(2);
+    for (const key of keys) expect(key).toMatch(KEY);
+    vi.stubGlobal('crypto', undefined); // no Web Crypto at all
+    expect(newIdempotencyKey()).toMatch(KEY);
   });
 });
 

@@ -145,22 +145,36 @@ export class JobEventsService {
   }
 
   /**
-   * `POST {apiUrl}/jobs/{jobType}/start` with `input` as the JSON body.
+   * `POST {apiUrl}/jobs/{jobType}/start` with `input` as the JSON body and an
+   * `Idempotency-Key` header: `options.idempotencyKey`, or a fresh random key per call,
+   * the same on every retry of that call.
    *
-   * A `503` or `429` means the server did not start the job (a backing service or
-   * the queue was unavailable), so it is retried up to twice after the server's
-   * `Retry-After`. Nothing else is retried: a lost answer could hide a started job.
+   * With the key a retry cannot start a second job: the server answers a repeat with
+   * the job the first request started. So a network error (status 0), a 5xx and a 429
+   * are retried up to twice, after the server's `Retry-After` (at least 1 s). Any other
+   * 4xx fails at once: the request itself is wrong, and a `409` means the key was used
+   * before with another body.
    */
-  startJob(jobType: string, input: object = {}): Observable<JobStarted> {
+  startJob(
+    jobType: string,
+    input: object = {},
+    options: StartOptions = {},
+  ): Observable<JobStarted> {
     const url = `${this.config.apiUrl}/jobs/${encodeURIComponent(jobType)}/start`;
-    return this.http.post<JobStarted>(url, input).pipe(
-      retry({
-        count: 2,
-        delay: (error: unknown) =>
-          error instanceof HttpErrorResponse && (error.status === 503 || error.status === 429)
-            ? timer(Math.max(1000, retryAfterMs(error.headers.get('Retry-After'))))
-            : throwError(() => error),
-      }),
+    return defer(() => {
+      // Chosen on subscribe, so each call (and each subscription) is a start of its own,
+      // and outside the retried request, so its retries carry the same key.
+      const headers = { 'Idempotency-Key': options.idempotencyKey ?? newIdempotencyKey() };
+      return this.http.post<JobStarted>(url, input, { headers }).pipe(
+        retry({
+          count: 2,
+          delay: (error: unknown) =>
+            isRetryableStart(error)
+              ? timer(Math.max(1000, retryAfterMs(error.headers.get('Retry-After'))))
+              : throwError(() => error),
+        }),
+      );
+    }).pipe(
       tap(() => this.count('starts')), // once per started job, not per attempt
     );
   }
@@ -372,6 +386,40 @@ export class JobEventsService {
       return next;
     });
   }
+}
+
+/** What `startJob` may be told besides the job's input. */
+export interface StartOptions {
+  /**
+   * The `Idempotency-Key` to send (1 to 128 of `A-Z a-z 0-9 _ . : -`), for an app that
+   * keeps it, for example across a reload, to find the job it started. Default: a new
+   * random key per call. Reusing a key with another input is answered `409`.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** A failed start worth repeating with the same key: no answer, a 5xx, or 429. */
+function isRetryableStart(error: unknown): error is HttpErrorResponse {
+  return (
+    error instanceof HttpErrorResponse &&
+    (error.status === 0 || error.status === 429 || error.status >= 500)
+  );
+}
+
+/**
+ * A random UUID. `crypto.randomUUID` exists only in secure contexts (https, localhost),
+ * so a page served over plain http builds one from `crypto.getRandomValues`.
+ */
+export function newIdempotencyKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c?.randomUUID === 'function') return c.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (typeof c?.getRandomValues === 'function') c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Lets each version through once, in rising order. */
