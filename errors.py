@@ -9,14 +9,16 @@
     │   ├── JobNotFound
     │   ├── Superseded           another delivery owns the job now
     │   └── StoreConflict        too many concurrent writers on one job
-    └── StreamError              a stream that cannot be opened; each maps to one HTTP status
-        ├── UnknownJob           404 (another principal's job looks the same)
-        ├── BadResume            400
-        ├── AtCapacity           503 + Retry-After
-        ├── TokenError           401 + WWW-Authenticate
-        └── TokenScopeError      403
+    └── ClientError              a request that cannot be served as asked: one HTTP status each
+        ├── IdempotencyConflict  409 (an Idempotency-Key reused with another body)
+        └── StreamError          a stream that cannot be opened
+            ├── UnknownJob       404 (another principal's job looks the same)
+            ├── BadResume        400
+            ├── AtCapacity       503 + Retry-After
+            ├── TokenError       401 + WWW-Authenticate
+            └── TokenScopeError  403
 
-The modules that raise them re-export them; `api/http.py` maps the stream errors to
+The modules that raise them re-export them; `api/http.py` maps the client errors to
 problem+json in one table.
 """
 
@@ -59,7 +61,15 @@ class StoreConflict(StoreError, RuntimeError):
     """Too many concurrent writers on one job; the caller may retry later."""
 
 
-class StreamError(JobEventsError):
+class ClientError(JobEventsError):
+    """A request that cannot be served as asked."""
+
+
+class IdempotencyConflict(ClientError):
+    """The Idempotency-Key already started a job with another body."""
+
+
+class StreamError(ClientError):
     """A stream that cannot be opened as asked."""
 
 

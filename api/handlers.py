@@ -7,8 +7,11 @@ raised as ApiError and turned into problem+json by `@endpoint`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import math
+import re
 import uuid
 from datetime import datetime
 
@@ -37,6 +40,8 @@ log = logging.getLogger("api")
 # with a known pace is asked about again when it should be done (as Azure's
 # long-running operations do), within these bounds.
 POLL_AFTER_MIN, POLL_AFTER_MAX = 2, 60
+# A client-chosen key per start (its retries repeat it): safe characters for a table key.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-store",
@@ -79,19 +84,31 @@ async def start_job(request: Request) -> Response:
     services = get_services()
     job_type = _job_type(request)
     principal = await services.auth.principal(request)
+    key = _idempotency_key(request)
     body = await read_json(request, services.settings.max_request_bytes)
     params = validate(job_type.input_model, body, what=f"{job_type.name} input")
+    given = params.model_dump(mode="json", by_alias=True)
 
     job_id = str(uuid.uuid4())
+    if key is not None:
+        fingerprint = hashlib.sha256(json.dumps([job_type.name, given], sort_keys=True).encode()).hexdigest()
+        first = await services.store.reserve_start(principal.id, key, job_id, fingerprint)
+        if first != job_id:  # a repeat: the same job, a fresh token, nothing queued again
+            earlier = await services.store.get(first)
+            return _accepted(
+                services, principal, job_type, first, earlier.status.status if earlier else JobState.QUEUED
+            )
     timeout = services.settings.job_timeouts.get(job_type.name, job_type.timeout_seconds)
     record = await services.store.create(job_id, job_type.name, principal.id, timeout)
-    message = JobMessage(job_id=job_id, job_type=job_type.name, input=params.model_dump(mode="json", by_alias=True))
+    message = JobMessage(job_id=job_id, job_type=job_type.name, input=given)
     try:
         await services.queue.send(message)
     except Exception as exc:
         # The row exists but no worker will ever see it: fail it now rather than
-        # leave it Queued, and tell the caller to try again.
+        # leave it Queued, and tell the caller to try again (with the same key: it is forgotten).
         log.warning("job %s could not be queued (%s); marked Failed", job_id, type(exc).__name__)
+        if key is not None:
+            await services.store.release_start(principal.id, key)
         failed = await services.store.update(
             record,
             JobUpdate(status=JobState.FAILED, message=Failure.UNQUEUED.message(), error="the job queue is unavailable"),
@@ -101,17 +118,28 @@ async def start_job(request: Request) -> Response:
             503, "the job queue is unavailable; the job was not started", headers={"Retry-After": "5"}
         ) from exc
 
+    log.info("job %s (%s) queued", job_id, job_type.name, extra={"jobId": job_id})
+    return _accepted(services, principal, job_type, job_id, record.status.status)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "Idempotency-Key must be 1 to 128 letters, digits or _ . : -")
+    return key
+
+
+def _accepted(services: Services, principal: Principal, job_type: JobType, job_id: str, state: JobState) -> Response:
     token, expires = services.tokens.issue(principal.id, [job_id])
     accepted = StartAccepted(
         job_id=job_id,
         job_type=job_type.name,
-        status=record.status.status,
+        status=state,
         status_url=status_url(job_type.name, job_id),
         events_url=events_url(job_type.name, job_id),
         token=token,
         token_expires_at=expires,
     )
-    log.info("job %s (%s) queued", job_id, job_type.name, extra={"jobId": job_id})
     return JSONResponse(
         accepted.model_dump(mode="json", by_alias=True),
         status_code=202,

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from api.auth import unauthorized
 from api.problems import ApiError, from_error, problem_response
-from errors import AtCapacity, BadResume, StreamError, TokenError, TokenScopeError, UnknownJob
+from errors import AtCapacity, BadResume, ClientError, IdempotencyConflict, TokenError, TokenScopeError, UnknownJob
 from jobs.storage import is_outage
 from telemetry import loop_lag
 from telemetry.logs import correlated, new_invocation_id
@@ -74,7 +74,8 @@ def endpoint(route: str) -> Callable[[Handler], Handler]:
 
 
 # The domain's errors as HTTP answers: the one table (errors.py lists them all).
-STREAM_PROBLEMS: dict[type[StreamError], Callable[[StreamError], ApiError]] = {
+PROBLEMS: dict[type[ClientError], Callable[[ClientError], ApiError]] = {
+    IdempotencyConflict: lambda exc: ApiError(409, str(exc)),
     UnknownJob: lambda exc: ApiError(404, "no such job"),
     BadResume: lambda exc: ApiError(400, str(exc)),
     AtCapacity: lambda exc: ApiError(
@@ -85,11 +86,11 @@ STREAM_PROBLEMS: dict[type[StreamError], Callable[[StreamError], ApiError]] = {
 }
 
 
-def as_api_error(exc: StreamError) -> ApiError:
+def as_api_error(exc: ClientError) -> ApiError:
     for kind in type(exc).__mro__:
-        if kind in STREAM_PROBLEMS:
-            return STREAM_PROBLEMS[kind](exc)
-    raise TypeError(f"no HTTP answer for {type(exc).__name__}")  # a new StreamError needs a row above
+        if kind in PROBLEMS:
+            return PROBLEMS[kind](exc)
+    raise TypeError(f"no HTTP answer for {type(exc).__name__}")  # a new ClientError needs a row above
 
 
 async def _answer(handler: Handler, request: Request, route: str) -> Response:
@@ -97,7 +98,7 @@ async def _answer(handler: Handler, request: Request, route: str) -> Response:
         response = await handler(request)
     except ApiError as exc:
         response = from_error(exc)
-    except StreamError as exc:
+    except ClientError as exc:
         response = from_error(as_api_error(exc))
     except ClientDisconnect:
         response = problem_response(400, "the request body was not received completely")

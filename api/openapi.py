@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.cookies import COOKIE_NAME, QUERY_PARAMETER
+from api.handlers import IDEMPOTENCY_KEY
 from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import Problem
 from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobStatus
@@ -76,6 +77,15 @@ BODY_ERRORS = {
     "422": _problem("Input fails the model; `errors` lists the fields."),
 }
 
+IDEMPOTENCY_KEY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern.join("^$")},
+    "description": "A key of the client's per start (repeated by its retries): a repeat with the same "
+    "body answers the same job and queues nothing; with another body, 409.",
+}
+
 STREAM_PARAMS = [
     {
         "name": COOKIE_NAME,
@@ -130,11 +140,17 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": f"start{name}",
                 "summary": f"Start a {name} job",
                 "description": job_type.description,
+                "parameters": [IDEMPOTENCY_KEY_PARAM],
                 "requestBody": _json_body(job_type.input_model),
                 "responses": {
-                    "202": _json(StartAccepted, "Queued.", {"Location": _header("The status URL."), **RETRY_AFTER}),
+                    "202": _json(
+                        StartAccepted,
+                        "Queued (or, for a repeated Idempotency-Key, the job it started).",
+                        {"Location": _header("The status URL."), **RETRY_AFTER},
+                    ),
                     **BODY_ERRORS,
                     "401": UNAUTHORIZED,
+                    "409": _problem("This Idempotency-Key started a job with another body."),
                     "503": UNAVAILABLE,
                 },
             }

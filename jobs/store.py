@@ -9,6 +9,9 @@ Three tables share a prefix (default `jobs`):
 - `jobsactive`  one row per unfinished job, with its deadline. The sweeper and the
                 watcher's reconciliation read it instead of scanning `jobs`.
 
+`jobs` also holds one row per Idempotency-Key (PartitionKey `idem-<principal hash>`,
+RowKey the key): written insert-only, so concurrent starts with one key make one job.
+
 Write order keeps every crash window recoverable: the active row is written
 first and deleted last, so a job can never be unfinished and unlisted.
 
@@ -25,6 +28,7 @@ status of any watched job that left the active index, whatever the feed holds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Callable
@@ -37,7 +41,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
-from errors import JobNotFound, StaleUpdate, StoreConflict, Superseded
+from errors import IdempotencyConflict, JobNotFound, StaleUpdate, StoreConflict, Superseded
 from jobs.batching import TableBatcher
 from jobs.clock import Clock, SystemClock
 from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
@@ -82,6 +86,8 @@ Mutation = Callable[[JobRecord], JobRecord | None]
 class StatusStore(Protocol):
     """The status-store seam. TableStatusStore is the implementation."""
 
+    async def reserve_start(self, principal: str, key: str, job_id: str, fingerprint: str) -> str: ...
+    async def release_start(self, principal: str, key: str) -> None: ...
     async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord: ...
     async def get(self, job_id: str) -> JobRecord | None: ...
     async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord: ...
@@ -180,6 +186,28 @@ class TableStatusStore:
         return [ActiveJob(e["RowKey"], e["JobType"], e["Deadline"]) async for e in entities]
 
     # --- writes
+
+    async def reserve_start(self, principal: str, key: str, job_id: str, fingerprint: str) -> str:
+        """The job an Idempotency-Key names: `job_id` if this call is the first with the key
+        (insert-only, so one wins whatever the interleaving), else the first call's job.
+        Raises IdempotencyConflict when the key started a job with another body."""
+        row = {"PartitionKey": _idempotency_partition(principal), "RowKey": key}
+        try:
+            await self._jobs.create_entity({**row, "JobId": job_id, "Fingerprint": fingerprint})
+            return job_id
+        except ResourceExistsError:
+            pass
+        first = await self._jobs.get_entity(row["PartitionKey"], key)
+        if first["Fingerprint"] != fingerprint:
+            raise IdempotencyConflict("this Idempotency-Key started a job with another body")
+        return str(first["JobId"])
+
+    async def release_start(self, principal: str, key: str) -> None:
+        """Forget a key whose job could not be queued, so a retry with it starts afresh."""
+        try:
+            await self._jobs.delete_entity(_idempotency_partition(principal), key)
+        except ResourceNotFoundError:
+            pass
 
     async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord:
         now = self._clock.now()
@@ -325,6 +353,11 @@ class TableStatusStore:
 def _warn_if_failed(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and done.exception() is not None:
         log.warning("change feed append failed (%s)", type(done.exception()).__name__)
+
+
+def _idempotency_partition(principal: str) -> str:
+    # A principal id may hold characters a key may not (/ \ # ?): its hash may not.
+    return "idem-" + hashlib.sha256(principal.encode()).hexdigest()[:32]
 
 
 def _feed_row_key(status: JobStatus) -> str:

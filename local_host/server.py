@@ -197,7 +197,7 @@ def build_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-None-Match", "Last-Event-ID"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "Last-Event-ID"],
             allow_credentials=True,  # the stream cookie; origins are an explicit list, never "*"
             expose_headers=["ETag", "Location", "Retry-After"],
             max_age=600,

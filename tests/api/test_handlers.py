@@ -3,6 +3,7 @@ start → queue → worker → status/SSE flow, and the error table."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -230,3 +231,85 @@ async def test_storage_outage_is_503_not_500(azurite, asgi_api):
         assert answer.status_code == 503
         assert answer.headers["retry-after"].isdigit()
         assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+# --- a start that can be retried: Idempotency-Key (in-process app) ------------------------------
+
+
+async def _queued_messages(services) -> int:
+    """Messages in the app's job queue (nobody takes them: the in-process app runs no worker)."""
+    from jobs.storage import storage_queue
+
+    async with storage_queue(services.settings, services.settings.queue_name) as queue:
+        return (await queue.get_queue_properties()).approximate_message_count
+
+
+async def _with_queue(asgi_api):
+    return await _with_queue_of(asgi_api)
+
+
+async def _with_queue_of(asgi_api, **settings: str):
+    from jobs.storage import storage_queue
+
+    client, services = await asgi_api(**settings)
+    async with storage_queue(services.settings, services.settings.queue_name) as queue:
+        await queue.create_queue()
+    return client, services
+
+
+async def test_a_repeated_start_answers_the_same_job_and_queues_it_once(asgi_api):
+    client, services = await _with_queue(asgi_api)
+    body, key = {"seconds": 1, "steps": 1}, {"Idempotency-Key": "order-17:try"}
+    first = await client.post("/api/jobs/Sleep/start", json=body, headers=key)
+    again = await client.post("/api/jobs/Sleep/start", json=body, headers=key)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["jobId"] == again.json()["jobId"]
+    assert again.json()["token"]  # a token to stream with, as for the first answer
+    other = await client.post("/api/jobs/Sleep/start", json=body, headers={"Idempotency-Key": "order-18"})
+    assert other.json()["jobId"] != first.json()["jobId"]
+    assert await _queued_messages(services) == 2
+
+
+async def test_twenty_concurrent_starts_with_one_key_make_one_job(asgi_api):
+    client, services = await _with_queue(asgi_api)
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/jobs/Sleep/start", json={"seconds": 1}, headers={"Idempotency-Key": "burst"})
+            for _ in range(20)
+        )
+    )
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.json()["jobId"] for a in answers}) == 1
+    assert await _queued_messages(services) == 1
+
+
+async def test_a_key_reused_with_another_body_is_409_and_a_bad_key_400(asgi_api):
+    client, _ = await _with_queue(asgi_api)
+    key = {"Idempotency-Key": "k1"}
+    assert (await client.post("/api/jobs/Sleep/start", json={"seconds": 1}, headers=key)).status_code == 202
+    assert_problem(await client.post("/api/jobs/Sleep/start", json={"seconds": 2}, headers=key), 409)
+    # Another job type with the same key is another body too.
+    assert_problem(await client.post("/api/jobs/Fail/start", json={}, headers=key), 409)
+    for bad in ("", "x" * 129, "a/b", "a+b", "a b", "#1"):
+        assert_problem(await client.post("/api/jobs/Sleep/start", json={}, headers={"Idempotency-Key": bad}), 400)
+
+
+async def test_keys_are_per_principal(asgi_api):
+    easy, _ = await _with_queue_of(asgi_api, AUTH_MODE="easyauth")
+    body = {"seconds": 1}
+    alice = await easy.post(
+        "/api/jobs/Sleep/start", json=body, headers={"Idempotency-Key": "same", "X-MS-CLIENT-PRINCIPAL-ID": "alice"}
+    )
+    bob = await easy.post(
+        "/api/jobs/Sleep/start", json=body, headers={"Idempotency-Key": "same", "X-MS-CLIENT-PRINCIPAL-ID": "bob"}
+    )
+    assert alice.status_code == bob.status_code == 202
+    assert alice.json()["jobId"] != bob.json()["jobId"]
+
+
+async def test_a_key_whose_job_could_not_be_queued_starts_afresh(api):
+    client, services = api  # its queue does not exist: every start answers 503
+    key = {"Idempotency-Key": "retry-me"}
+    assert (await client.post("/api/jobs/Sleep/start", json={"seconds": 1}, headers=key)).status_code == 503
+    fresh = str(uuid.uuid4())
+    assert await services.store.reserve_start("anonymous", "retry-me", fresh, "any body") == fresh
