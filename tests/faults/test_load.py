@@ -21,6 +21,7 @@ pytestmark = pytest.mark.faults
 
 FIRST_ROUND, SECOND_ROUND = 500, 200
 POOLED_CONNECTIONS = 200
+POOL_JITTER = 8
 FIRST_RSS_LIMIT_KIB, SECOND_RSS_LIMIT_KIB = 64 * 1024, 16 * 1024
 
 
@@ -89,7 +90,10 @@ async def test_500_concurrent_jobs_with_watchers_and_no_leaks(host_factory):
         assert_idle(after, baseline)
     fds = [d.process.open_files for d in (baseline, first, second)]
     assert fds[1] <= fds[0] + POOLED_CONNECTIONS
-    assert fds[2] <= fds[1] + 2, f"file descriptors grew between rounds: {fds}"
+    # The SDK's connection pool may reach a new high-water mark in a later round (batched feed
+    # writes add concurrent requests at random moments): a few sockets, not one per job. A leak
+    # of even one socket in twenty jobs would add 10 in the 200-job round.
+    assert fds[2] <= fds[1] + POOL_JITTER, f"file descriptors grew between rounds: {fds}"
     rss = [d.process.rss_kib for d in (baseline, first, second)]
     assert rss[1] - rss[0] < FIRST_RSS_LIMIT_KIB, rss
     assert rss[2] - rss[1] < SECOND_RSS_LIMIT_KIB, rss
