@@ -17,10 +17,7 @@ from telemetry.metrics import MetricName
 from telemetry.snapshot import snapshot, total
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
-
-
-def stream(base: str, job: dict, **kwargs):
-    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
+from tests.support.api import stream_job as stream
 
 
 def test_start_answers_202_with_everything_a_client_needs(shared_host):

@@ -4,17 +4,10 @@ from datetime import UTC, datetime
 
 from jobs.clock import FrozenClock
 from jobs.model import JobState, JobUpdate, apply_update, new_job
-from notify.hub import Change, Hub
+from notify.hub import Hub
+from tests.support.inbox import Inbox
 
 JOB = "3f2c1d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-
-    def deliver(self, change: Change) -> None:
-        self.changes.append(change)
 
 
 def running_job():

@@ -19,10 +19,7 @@ from notify.hub import Hub
 from notify.streams import Stream, StreamManager
 from tests.support.api import assert_problem
 from tests.support.api import start_job as start
-
-
-def stream(base: str, job: dict, **kwargs):
-    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
+from tests.support.api import stream_job as stream
 
 
 def test_stream_without_token_is_401_with_challenge(shared_host):

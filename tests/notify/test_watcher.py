@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from harness.sse import read_stream
 from jobs.model import JobState, JobUpdate
-from notify.hub import Arrival, Change, Hub
+from notify.hub import Arrival, Hub
 from notify.watcher import FeedWatcher
 from tests.support.api import start_job as start
-
-
-def stream(base: str, job: dict, **kwargs):
-    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
+from tests.support.api import stream_job as stream
+from tests.support.inbox import Inbox
 
 
 def test_status_written_by_another_process_reaches_the_stream(azurite, host_factory):
@@ -32,17 +29,6 @@ def test_status_written_by_another_process_reaches_the_stream(azurite, host_fact
 
 
 # --- the watcher itself, on Azurite, without HTTP ------------------------------------------------
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.changes: list[Change] = []
-        self.finished = asyncio.Event()
-
-    def deliver(self, change: Change) -> None:
-        self.changes.append(change)
-        if change.terminal:
-            self.finished.set()
 
 
 async def test_a_change_written_elsewhere_arrives_through_the_feed(store):

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from harness.sse import Transcript, read_stream
+
 PROBLEM = "application/problem+json"
 
 
@@ -27,3 +29,8 @@ def assert_problem(response: httpx.Response, status: int | None = None) -> dict[
     body = response.json()
     assert body["status"] == response.status_code and body["detail"] and body["title"]
     return body
+
+
+def stream_job(base: str, job: dict[str, Any], **kwargs: Any) -> Transcript:
+    """Read a started job's whole stream, with the start's token in the query (the fallback path)."""
+    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)

@@ -6,13 +6,9 @@ import logging
 
 import httpx
 
-from harness.sse import read_stream
 from telemetry.logs import ContextFilter, correlated, harden
 from tests.support.api import start_job as start
-
-
-def stream(base: str, job: dict, **kwargs):
-    return read_stream(f"{base}{job['eventsUrl']}", params={"access_token": job["token"]}, **kwargs)
+from tests.support.api import stream_job as stream
 
 
 def test_tokens_never_reach_the_logs(host_factory):
