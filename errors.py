@@ -8,9 +8,12 @@
     ├── StoreError
     │   ├── JobNotFound
     │   ├── Superseded           another delivery owns the job now
+    │   ├── Cancelled            the job's owner cancelled it (raised in the job function)
     │   └── StoreConflict        too many concurrent writers on one job
     └── ClientError              a request that cannot be served as asked: one HTTP status each
         ├── IdempotencyConflict  409 (an Idempotency-Key reused with another body)
+        ├── JobFinished          409 (a cancel of a job that has already finished)
+        ├── BadListing           400 (a job listing asked with a bad status, limit or token)
         └── StreamError          a stream that cannot be opened
             ├── UnknownJob       404 (another principal's job looks the same)
             ├── BadResume        400
@@ -57,6 +60,10 @@ class Superseded(StoreError):
     """Another delivery of the same message now owns the job."""
 
 
+class Cancelled(StoreError):
+    """The job's owner cancelled it: raised at the job function's next `progress()` call."""
+
+
 class StoreConflict(StoreError, RuntimeError):
     """Too many concurrent writers on one job; the caller may retry later."""
 
@@ -67,6 +74,14 @@ class ClientError(JobEventsError):
 
 class IdempotencyConflict(ClientError):
     """The Idempotency-Key already started a job with another body."""
+
+
+class JobFinished(ClientError):
+    """The job has already finished: it cannot be cancelled."""
+
+
+class BadListing(ClientError, ValueError):
+    """A job listing asked with a status, limit or continuation token it cannot take."""
 
 
 class StreamError(ClientError):

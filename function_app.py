@@ -35,6 +35,16 @@ async def job_events(req: Request) -> Response:
     return await handlers.job_events(req)
 
 
+@app.route(route="jobs/{jobType}/{jobId}/cancel", methods=["POST"])
+async def cancel_job(req: Request) -> Response:
+    return await handlers.cancel_job(req)
+
+
+@app.route(route="jobs", methods=["GET"])
+async def list_jobs(req: Request) -> Response:
+    return await handlers.list_jobs(req)
+
+
 @app.route(route="jobs/{jobType}/{jobId}/token", methods=["POST"])
 async def mint_stream_token(req: Request) -> Response:
     return await handlers.mint_token(req)

@@ -7,6 +7,8 @@ raised as ApiError and turned into problem+json by `@endpoint`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -16,18 +18,21 @@ import uuid
 from datetime import datetime
 
 from azurefunctions.extensions.http.fastapi import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from api.auth import Principal
 from api.cookies import set_stream_cookie, stream_credential
 from api.http import endpoint, read_json, validate
-from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
+from api.models import JobList, JobListQuery, StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import ApiError
 from api.streaming import EventStreamResponse
+from errors import BadListing
 from jobs.failures import Failure
-from jobs.model import JobState, JobUpdate, is_job_id, is_job_type_name, seconds_left
+from jobs.model import JOB_ID_PATTERN, JobState, JobUpdate, is_job_id, is_job_type_name, seconds_left
 from jobs.queue import JobMessage
 from jobs.registry import JobType, get_job_type
+from jobs.runner import CANCEL_GRACE
 from jobs.store import JobRecord
 from notify.opening import AllFinished
 from services import Services, get_services
@@ -187,6 +192,56 @@ async def get_status(request: Request) -> Response:
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return JSONResponse(status.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
+
+
+@endpoint("POST /api/jobs/{jobType}/{jobId}/cancel")
+async def cancel_job(request: Request) -> Response:
+    """200 with the Failed status if the job ended now (it was Queued), 202 with its
+    Running status if its worker was asked to stop, 409 if it had finished."""
+    services, _, record = await _callers_job(request)
+    done = await services.store.cancel(record.job_id, CANCEL_GRACE)
+    if done.status.status.terminal:
+        job_finished(done, Failure.CANCELLED)
+    log.info("job %s: cancel asked (%s)", done.job_id, done.status.status, extra={"jobId": done.job_id})
+    body = done.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return JSONResponse(body, status_code=200 if done.status.status.terminal else 202)
+
+
+@endpoint("GET /api/jobs")
+async def list_jobs(request: Request) -> Response:
+    """The caller's jobs, newest first: `status=active` (default) or `recent` (24 h)."""
+    services = get_services()
+    principal = await services.auth.principal(request)
+    try:
+        query = JobListQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors(include_url=False) if e["loc"]}))
+        raise BadListing(f"the listing query is not valid: {fields or 'query'}") from None
+    after = _position(query.continuation_token) if query.continuation_token else None
+    listing = services.store.list_active if query.status == "active" else services.store.list_recent
+    page = await listing(principal.id, query.limit, after)
+    answer = JobList(
+        jobs=[record.status for record in page.jobs],
+        continuation_token=base64.urlsafe_b64encode(page.after.encode()).decode() if page.after else None,
+    )
+    return JSONResponse(
+        answer.model_dump(mode="json", by_alias=True, exclude_none=True)
+        | {"continuationToken": answer.continuation_token}
+    )
+
+
+_POSITION = re.compile(r"\d{13}-" + JOB_ID_PATTERN.strip("^$"))
+
+
+def _position(token: str) -> str:
+    """A continuation token's place in the listing (it is only ever one we made)."""
+    try:
+        place = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        place = ""
+    if not _POSITION.fullmatch(place):
+        raise BadListing("the continuationToken is not one this listing gave")
+    return place
 
 
 @endpoint("POST /api/jobs/{jobType}/{jobId}/token")

@@ -20,7 +20,17 @@ from starlette.requests import ClientDisconnect, Request
 
 from api.auth import unauthorized
 from api.problems import ApiError, from_error, problem_response
-from errors import AtCapacity, BadResume, ClientError, IdempotencyConflict, TokenError, TokenScopeError, UnknownJob
+from errors import (
+    AtCapacity,
+    BadListing,
+    BadResume,
+    ClientError,
+    IdempotencyConflict,
+    JobFinished,
+    TokenError,
+    TokenScopeError,
+    UnknownJob,
+)
 from jobs.storage import is_outage
 from telemetry import loop_lag
 from telemetry.logs import correlated, new_invocation_id
@@ -76,6 +86,8 @@ def endpoint(route: str) -> Callable[[Handler], Handler]:
 # The domain's errors as HTTP answers: the one table (errors.py lists them all).
 PROBLEMS: dict[type[ClientError], Callable[[ClientError], ApiError]] = {
     IdempotencyConflict: lambda exc: ApiError(409, str(exc)),
+    JobFinished: lambda exc: ApiError(409, "the job has already finished"),
+    BadListing: lambda exc: ApiError(400, str(exc)),
     UnknownJob: lambda exc: ApiError(404, "no such job"),
     BadResume: lambda exc: ApiError(400, str(exc)),
     AtCapacity: lambda exc: ApiError(

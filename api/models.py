@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
-from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, CamelModel, JobState
+from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, CamelModel, JobState, JobStatus
+
+MAX_PAGE = 100  # jobs per listing page: each is one point read
 
 
 class StartAccepted(CamelModel):
@@ -47,3 +50,20 @@ class WatchToken(CamelModel):
     token_expires_at: datetime
     events_url: str
     job_ids: list[str] = Field(description="The stream's job order: the order of versions in its event ids.")
+
+
+class JobListQuery(CamelModel):
+    """The query of `GET /api/jobs`."""
+
+    status: Literal["active", "recent"] = Field(
+        "active", description="`active`: Queued or Running. `recent`: every job of the last 24 h."
+    )
+    limit: int = Field(50, ge=1, le=MAX_PAGE, description="Jobs per page.")
+    continuation_token: str | None = Field(None, max_length=200, description="From the previous page.")
+
+
+class JobList(CamelModel):
+    """The caller's jobs, newest first."""
+
+    jobs: list[JobStatus]
+    continuation_token: str | None = Field(description="Pass it back for the next page; null: the last page.")

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from api.cookies import COOKIE_NAME, QUERY_PARAMETER
 from api.handlers import IDEMPOTENCY_KEY
-from api.models import StartAccepted, StreamToken, WatchRequest, WatchToken
+from api.models import JobList, JobListQuery, StartAccepted, StreamToken, WatchRequest, WatchToken
 from api.problems import Problem
 from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, JobStatus
 from jobs.registry import job_types
@@ -62,6 +62,16 @@ def _path_param(name: str, pattern: str | None = None) -> dict[str, Any]:
     if pattern:
         schema["pattern"] = pattern
     return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query parameters of a pydantic query model (one home for their rules)."""
+    params = []
+    for name, schema in model.model_json_schema(by_alias=True)["properties"].items():
+        description = schema.pop("description", "")
+        schema.pop("title", None)
+        params.append({"name": name, "in": "query", "required": False, "schema": schema, "description": description})
+    return params
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -129,7 +139,7 @@ STREAM_ANSWERS = {
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     types = job_types()
-    models: list[type[BaseModel]] = [JobStatus, StartAccepted, StreamToken, WatchRequest, WatchToken, Problem]
+    models: list[type[BaseModel]] = [JobStatus, JobList, StartAccepted, StreamToken, WatchRequest, WatchToken, Problem]
     models += [t.input_model for t in types.values()]
     _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
 
@@ -179,6 +189,34 @@ def openapi_document() -> dict[str, Any]:
                 "304": {"description": "Unchanged since the ETag sent."},
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/api/jobs/{jobType}/{jobId}/cancel"] = {
+        "post": {
+            "operationId": "cancelJob",
+            "summary": 'Cancel a job: it ends Failed, message "cancelled"',
+            "parameters": job_params,
+            "responses": {
+                "200": _json(JobStatus, "It was Queued and has ended now."),
+                "202": _json(JobStatus, "It is Running: its worker was asked to stop (within seconds)."),
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": _problem("The job has already finished."),
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/api/jobs"] = {
+        "get": {
+            "operationId": "listJobs",
+            "summary": "The caller's jobs, newest first (for a reloaded page)",
+            "parameters": _query_params(JobListQuery),
+            "responses": {
+                "200": _json(JobList, "One page."),
+                "400": _problem("A bad status, limit or continuationToken."),
+                "401": UNAUTHORIZED,
                 "503": UNAVAILABLE,
             },
         }

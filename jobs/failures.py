@@ -16,6 +16,7 @@ class Failure(StrEnum):
     TIMED_OUT = "timed_out"  # no result by the deadline (the runner's timeout or the sweeper)
     EXHAUSTED = "exhausted"  # the last delivery failed too; the platform dead-letters the message
     UNQUEUED = "unqueued"  # the start could not queue the job
+    CANCELLED = "cancelled"  # its owner cancelled it (POST .../cancel)
 
     def message(self, attempts: int | None = None) -> str:
         if self is Failure.EXHAUSTED:
@@ -32,6 +33,7 @@ _MESSAGES = {
     Failure.INVALID: "failed",
     Failure.TIMED_OUT: "timed out",
     Failure.UNQUEUED: "could not be queued",
+    Failure.CANCELLED: "cancelled",
 }
 _MEANINGS = {
     Failure.ERROR: "the job failed on purpose",
@@ -39,4 +41,5 @@ _MEANINGS = {
     Failure.TIMED_OUT: "no result by its deadline",
     Failure.EXHAUSTED: "its last delivery failed",
     Failure.UNQUEUED: "the start could not queue it",
+    Failure.CANCELLED: "its owner cancelled it",
 }

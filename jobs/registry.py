@@ -39,9 +39,11 @@ class JobContext(Protocol):
     job_id: str
     job_type: str
     attempt: int
+    cancelled: bool  # true once the owner cancelled the job: stop soon (the task is cancelled too)
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
-        """Report progress (0.0 to 1.0) and an optional human-readable message."""
+        """Report progress (0.0 to 1.0) and an optional human-readable message.
+        Raises Cancelled (errors.py) if the owner cancelled the job: let it propagate."""
         ...
 
 

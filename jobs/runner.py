@@ -7,7 +7,12 @@ Delivery is at least once, so every path is idempotent:
 - any other exception is retried while deliveries remain, and on the last one
   fails the job and re-raises, so the platform dead-letters the message;
 - a second delivery of a running job (the first worker died) takes it over:
-  the old run loses the ETag race and stops (Superseded).
+  the old run loses the ETag race and stops (Superseded);
+- a cancel (from any instance) is a flag on the status row. The run sees it at its
+  next write (the row's ETag moved: `progress()` raises Cancelled) or, between
+  writes, within CANCEL_CHECK_SECONDS by reading the row: `ctx.cancelled` turns
+  true and the job function's task is cancelled at its next await. Either way the
+  job ends Failed, "cancelled".
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import ValidationError
 
-from errors import JobError, JobNotFound, RetryLater, StaleUpdate, Superseded
+from errors import Cancelled, JobError, JobNotFound, RetryLater, StaleUpdate, Superseded
 from jobs.clock import Clock, SystemClock
 from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate
@@ -33,6 +39,12 @@ from telemetry.metrics import metrics
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes; faster reports are coalesced
+# How often a run whose job wrote nothing lately reads its row to see a cancel: the bound
+# (plus one read) on how long a cancelled job keeps running between its progress reports.
+CANCEL_CHECK_SECONDS = 2.0
+# After a cancel, how long a running job's worker has to end it before the sweeper does
+# (the worker may be gone). Far above the check interval: a live worker always wins.
+CANCEL_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,15 @@ class _Context:
         self.job_id = record.job_id
         self.job_type = record.status.job_type
         self.attempt = attempt
+        self.cancelled = False
+
+    @property
+    def last_write(self) -> float:
+        return self._last_write
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
+        if self.cancelled:
+            raise Cancelled(f"job {self.job_id} was cancelled")
         now = self._clock.monotonic()
         if now - self._last_write < PROGRESS_INTERVAL:
             return
@@ -102,11 +121,24 @@ class JobRunner:
         except ValidationError as exc:
             return await self._fail(record, run_id, Failure.INVALID, f"invalid input: {exc.error_count()} error(s)")
 
+        if record.status.status.terminal:  # cancelled while no worker held it
+            job_finished(record, Failure.CANCELLED)
+            return Outcome(message.job_id, record.status.status, ran=False)
+
         ctx = _Context(self._store, record, run_id, attempt, self._clock)
         remaining = (record.deadline - self._clock.now()).total_seconds()
+        work = asyncio.ensure_future(job_type.handler(ctx, params))
+        checker = asyncio.ensure_future(self._check_cancel(ctx, work))
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                result = await job_type.handler(ctx, params)
+                result = await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not ctx.cancelled or (current is not None and current.cancelling()):
+                raise  # not our cancel: the host is stopping this invocation
+            return await self._fail(ctx.record, run_id, Failure.CANCELLED, Failure.CANCELLED.meaning)
+        except Cancelled:
+            return await self._fail(ctx.record, run_id, Failure.CANCELLED, Failure.CANCELLED.meaning)
         except (Superseded, StaleUpdate) as exc:
             log.info("job %s: this delivery stops: %s", message.job_id, exc)
             return Outcome(message.job_id, None, ran=True)
@@ -135,6 +167,8 @@ class JobRunner:
                 "; dead-lettering" if last else "; it will be retried",
             )
             raise RetryLater(reason if not last else f"job {message.job_id} failed on its last delivery") from None
+        finally:
+            checker.cancel()
 
         result = result or JobResult()
         try:
@@ -147,8 +181,27 @@ class JobRunner:
             )
         except (Superseded, StaleUpdate):
             return Outcome(message.job_id, None, ran=True)
+        except Cancelled:  # asked while the job was finishing: the cancel was answered, so it holds
+            return await self._fail(ctx.record, run_id, Failure.CANCELLED, Failure.CANCELLED.meaning)
         job_finished(done)
         return Outcome(message.job_id, done.status.status, ran=True)
+
+    async def _check_cancel(self, ctx: _Context, work: asyncio.Future[JobResult | None]) -> None:
+        """Between the job's own writes, read its row for a cancel asked elsewhere."""
+        while not work.done():
+            await asyncio.sleep(CANCEL_CHECK_SECONDS)
+            if self._clock.monotonic() - ctx.last_write < CANCEL_CHECK_SECONDS:
+                continue  # a write that recent would have met the cancel's ETag
+            try:
+                record = await self._store.get(ctx.job_id)
+            except Exception as exc:  # storage trouble: the next check or write tells
+                log.debug("job %s: cancel check failed (%s)", ctx.job_id, type(exc).__name__)
+                continue
+            if record is not None and record.cancel_requested_at is not None:
+                log.info("job %s: cancelled by its owner; stopping it", ctx.job_id)
+                ctx.cancelled = True
+                work.cancel()
+                return
 
     async def _fail(
         self, record: JobRecord, run_id: str, failure: Failure, error: str, *, attempts: int | None = None

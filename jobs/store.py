@@ -6,8 +6,12 @@ Three tables share a prefix (default `jobs`):
                 ETag-conditional, so a stale writer loses and retries on fresh data.
 - `jobsfeed`    the change feed: one row per status change, partitioned by UTC
                 minute. One watcher per process reads it (not one read per stream).
-- `jobsactive`  one row per unfinished job, with its deadline. The sweeper and the
-                watcher's reconciliation read it instead of scanning `jobs`.
+- `jobsactive`  one row per unfinished job, with its deadline and owner. The sweeper,
+                the watcher's reconciliation and "my active jobs" read it instead of
+                scanning `jobs`. The same partition holds one history row per job
+                (RowKey `h-<owner hash>-<inverted creation ms>-<job id>`, newest first),
+                written in one transaction with the active row: "my recent jobs" reads
+                a range of it. Job ids are hex, so the active rows sort before `h`.
 
 `jobs` also holds one row per Idempotency-Key (PartitionKey `idem-<principal hash>`,
 RowKey the key): written insert-only, so concurrent starts with one key make one job.
@@ -41,15 +45,27 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
-from errors import IdempotencyConflict, JobNotFound, StaleUpdate, StoreConflict, Superseded
-from jobs.batching import TableBatcher
+from errors import (
+    Cancelled,
+    IdempotencyConflict,
+    JobFinished,
+    JobNotFound,
+    StaleUpdate,
+    StoreConflict,
+    Superseded,
+)
+from jobs.batching import TRANSACTION_LIMIT, TableBatcher
 from jobs.clock import Clock, SystemClock
+from jobs.failures import Failure
 from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
 
 log = logging.getLogger(__name__)
 
 STATUS_ROW = "status"
 ACTIVE_PARTITION = "active"
+HISTORY_PREFIX = "h-"  # after every job id (hex) in the active partition
+HISTORY_END = "h."  # the first key past every history row
+RECENT_WINDOW = timedelta(hours=24)  # how far back "my recent jobs" reaches
 _CONFLICT_RETRIES = 10
 
 
@@ -65,6 +81,7 @@ class JobRecord:
     attempts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    cancel_requested_at: datetime | None = None  # set by a cancel while the job runs
     etag: str | None = None
 
     @property
@@ -77,6 +94,16 @@ class ActiveJob:
     job_id: str
     job_type: str
     deadline: datetime
+    owner: str | None = None  # None on rows written before owners were indexed
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a principal's jobs, newest first; `after` continues it (None: the end)."""
+
+    jobs: list[JobRecord]
+    after: str | None
 
 
 Listener = Callable[[JobStatus], object]  # what it returns is not used
@@ -92,6 +119,10 @@ class StatusStore(Protocol):
     async def get(self, job_id: str) -> JobRecord | None: ...
     async def update(self, job: JobRecord | str, change: JobUpdate, *, run_id: str | None = None) -> JobRecord: ...
     async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None: ...
+    async def cancel(self, job_id: str, grace: timedelta) -> JobRecord: ...
+    async def list_active(self, owner: str, limit: int, after: str | None = None) -> JobPage: ...
+    async def list_recent(self, owner: str, limit: int, after: str | None = None) -> JobPage: ...
+    async def delete_history_before(self, cutoff: datetime) -> int: ...
     async def changes_since(
         self, since: datetime, wanted: Callable[[str, int], bool] | None = None
     ) -> list[JobStatus]: ...
@@ -181,9 +212,53 @@ class TableStatusStore:
 
     async def active_jobs(self) -> list[ActiveJob]:
         entities = self._active.query_entities(
-            "PartitionKey eq @p", parameters={"p": ACTIVE_PARTITION}, select=["RowKey", "JobType", "Deadline"]
+            "PartitionKey eq @p and RowKey lt @h",
+            parameters={"p": ACTIVE_PARTITION, "h": HISTORY_PREFIX},
+            select=["RowKey", "JobType", "Deadline", "Owner", "CreatedAt"],
         )
-        return [ActiveJob(e["RowKey"], e["JobType"], e["Deadline"]) async for e in entities]
+        return [
+            ActiveJob(e["RowKey"], e["JobType"], e["Deadline"], e.get("Owner"), e.get("CreatedAt"))
+            async for e in entities
+        ]
+
+    async def list_active(self, owner: str, limit: int, after: str | None = None) -> JobPage:
+        """The owner's unfinished jobs, newest first: one query of the active rows (their
+        number, not the status table's, bounds it; the filter runs in the service) and one
+        point read per job listed. `after` is the `position` of the last job already seen."""
+        entities = self._active.query_entities(
+            "PartitionKey eq @p and RowKey lt @h and Owner eq @owner",
+            parameters={"p": ACTIVE_PARTITION, "h": HISTORY_PREFIX, "owner": owner},
+            select=["RowKey", "CreatedAt"],
+        )
+        positions = sorted([position(e["CreatedAt"], e["RowKey"]) async for e in entities])
+        if after is not None:
+            positions = [p for p in positions if p > after]
+        return await self._page(positions, limit, owner)
+
+    async def list_recent(self, owner: str, limit: int, after: str | None = None) -> JobPage:
+        """The owner's jobs of the last RECENT_WINDOW, newest first: one range query of
+        the history rows (at most `limit` + 1) and one point read per job listed."""
+        prefix = _history_prefix(owner)
+        oldest = position(self._clock.now() - RECENT_WINDOW, "")
+        entities = self._active.query_entities(
+            "PartitionKey eq @p and RowKey gt @first and RowKey lt @last",
+            parameters={"p": ACTIVE_PARTITION, "first": prefix + (after or ""), "last": prefix + oldest},
+            select=["RowKey"],
+            results_per_page=limit + 1,
+        )
+        positions: list[str] = []
+        async for e in entities:
+            positions.append(str(e["RowKey"])[len(prefix) :])
+            if len(positions) > limit:
+                break
+        return await self._page(positions, limit, owner)
+
+    async def _page(self, positions: list[str], limit: int, owner: str) -> JobPage:
+        shown = positions[:limit]
+        records = await asyncio.gather(*(self.get(job_id_at(p)) for p in shown))
+        # An index row may briefly precede its status row (a start under way): not listed yet.
+        jobs = [r for r in records if r is not None and r.owner == owner]
+        return JobPage(jobs, shown[-1] if len(positions) > limit else None)
 
     # --- writes
 
@@ -212,9 +287,17 @@ class TableStatusStore:
     async def create(self, job_id: str, job_type: str, owner: str, timeout_seconds: float) -> JobRecord:
         now = self._clock.now()
         deadline = now + timedelta(seconds=timeout_seconds)
-        await self._active_rows.submit(
-            "upsert", {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id, "JobType": job_type, "Deadline": deadline}
-        )
+        active = {
+            "PartitionKey": ACTIVE_PARTITION,
+            "RowKey": job_id,
+            "JobType": job_type,
+            "Deadline": deadline,
+            "Owner": owner,
+            "CreatedAt": now,
+        }
+        history = {"PartitionKey": ACTIVE_PARTITION, "RowKey": _history_prefix(owner) + position(now, job_id)}
+        # Submitted together, so they share one transaction: the history costs no request.
+        await asyncio.gather(self._active_rows.submit("upsert", active), self._active_rows.submit("upsert", history))
         record = JobRecord(status=new_job(job_id, job_type, now), owner=owner, created_at=now, deadline=deadline)
         try:
             meta = await self._jobs.create_entity(_entity_from_record(record))
@@ -232,6 +315,8 @@ class TableStatusStore:
         def mutate(rec: JobRecord) -> JobRecord | None:
             if run_id is not None and rec.run_id != run_id:
                 raise Superseded(f"job {rec.job_id} is now owned by another delivery")
+            if run_id is not None and rec.cancel_requested_at is not None and change.status is not JobState.FAILED:
+                raise Cancelled(f"job {rec.job_id} was cancelled")
             status = apply_update(rec.status, change, now)
             if status is None:
                 return None
@@ -243,12 +328,16 @@ class TableStatusStore:
     async def claim(self, job_id: str, run_id: str, attempt: int, max_attempts: int) -> JobRecord | None:
         """Take the job for one delivery: Running, owned by `run_id`.
 
-        None when the job is already finished (a redelivery: nothing to do).
+        None when the job is already finished (a redelivery: nothing to do). A job whose
+        cancel was asked while its worker was gone ends here, cancelled: the terminal
+        record is returned and no delivery runs it.
         """
         now = self._clock.now()
         message = "started" if attempt <= 1 else f"retrying (attempt {attempt} of {max_attempts})"
 
         def mutate(rec: JobRecord) -> JobRecord | None:
+            if rec.cancel_requested_at is not None:
+                return _cancelled(rec, now)
             status = apply_update(rec.status, JobUpdate(status=JobState.RUNNING, message=message), now)
             # The run id always changes, so this is a write even when the status is not.
             return replace(
@@ -259,6 +348,50 @@ class TableStatusStore:
             return await self._mutate(job_id, mutate)
         except StaleUpdate:
             return None
+
+    async def cancel(self, job_id: str, grace: timedelta) -> JobRecord:
+        """Cancel a job: a Queued one ends now (Failed, "cancelled"); a Running one is
+        asked to stop (its worker sees it at its next write or check, and ends it). The
+        job's deadline in the active index moves to `grace` from now, so the sweeper ends
+        it if its worker is gone. Raises JobFinished for a finished job."""
+        now = self._clock.now()
+
+        def mutate(rec: JobRecord) -> JobRecord | None:
+            if rec.status.status.terminal:
+                raise JobFinished(f"job {rec.job_id} has already finished")
+            if rec.status.status is JobState.QUEUED:
+                return _cancelled(replace(rec, cancel_requested_at=now), now)
+            if rec.cancel_requested_at is not None:
+                return None  # asked already
+            return replace(rec, cancel_requested_at=now)
+
+        record = await self._mutate(job_id, mutate)
+        if not record.status.status.terminal:
+            try:
+                await self._active.update_entity(
+                    {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id, "Deadline": min(record.deadline, now + grace)},
+                    mode=UpdateMode.MERGE,
+                )
+            except ResourceNotFoundError:
+                pass  # it finished meanwhile: never bring its row back
+        return record
+
+    async def delete_history_before(self, cutoff: datetime) -> int:
+        """Drop history rows of jobs created before `cutoff` (called by the sweeper).
+        The rows are few (a day's jobs); only their keys are read."""
+        entities = self._active.query_entities(
+            "PartitionKey eq @p and RowKey ge @h and RowKey lt @end",
+            parameters={"p": ACTIVE_PARTITION, "h": HISTORY_PREFIX, "end": HISTORY_END},
+            select=["RowKey"],
+        )
+        oldest = position(cutoff, "")[:13]  # created before the cutoff: a larger inverted time
+        stale = [str(e["RowKey"]) async for e in entities if str(e["RowKey"]).split("-", 2)[2][:13] > oldest]
+        for start in range(0, len(stale), TRANSACTION_LIMIT):
+            batch = stale[start : start + TRANSACTION_LIMIT]
+            await self._active.submit_transaction(
+                [("delete", {"PartitionKey": ACTIVE_PARTITION, "RowKey": key}) for key in batch]
+            )
+        return len(stale)
 
     async def republish(self, record: JobRecord) -> None:
         """Finish the bookkeeping of a terminal write that a crash may have cut short.
@@ -318,7 +451,8 @@ class TableStatusStore:
                     await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))
                 continue
             updated = replace(updated, etag=meta["etag"])
-            await self._after_write(updated)
+            if updated.status.version != current.status.version:  # a new status, not only bookkeeping
+                await self._after_write(updated)
             return updated
         raise StoreConflict(f"job {job_id}: too many concurrent updates")
 
@@ -350,14 +484,37 @@ class TableStatusStore:
         )
 
 
+def _cancelled(record: JobRecord, now: datetime) -> JobRecord:
+    failure = Failure.CANCELLED
+    change = JobUpdate(status=JobState.FAILED, message=failure.message(), error=failure.meaning)
+    return replace(record, status=apply_update(record.status, change, now) or record.status, finished_at=now)
+
+
+def position(created_at: datetime, job_id: str) -> str:
+    """A job's place in a newest-first listing: `<inverted creation ms>-<job id>`."""
+    return f"{10**13 - 1 - _ms(created_at):013d}-{job_id}"
+
+
+def job_id_at(place: str) -> str:
+    return place[14:]
+
+
+def _history_prefix(owner: str) -> str:
+    return f"{HISTORY_PREFIX}{_owner_hash(owner)}-"
+
+
 def _warn_if_failed(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and done.exception() is not None:
         log.warning("change feed append failed (%s)", type(done.exception()).__name__)
 
 
-def _idempotency_partition(principal: str) -> str:
+def _owner_hash(principal: str) -> str:
     # A principal id may hold characters a key may not (/ \ # ?): its hash may not.
-    return "idem-" + hashlib.sha256(principal.encode()).hexdigest()[:32]
+    return hashlib.sha256(principal.encode()).hexdigest()[:32]
+
+
+def _idempotency_partition(principal: str) -> str:
+    return "idem-" + _owner_hash(principal)
 
 
 def _feed_row_key(status: JobStatus) -> str:
@@ -395,6 +552,7 @@ def _entity_from_record(record: JobRecord) -> dict[str, object]:
         "Attempts": record.attempts,
         "StartedAt": record.started_at,
         "FinishedAt": record.finished_at,
+        "CancelRequestedAt": record.cancel_requested_at,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -420,5 +578,6 @@ def _record_from_entity(e: dict[str, Any]) -> JobRecord:  # a table entity: valu
         attempts=int(e.get("Attempts") or 0),
         started_at=e.get("StartedAt"),
         finished_at=e.get("FinishedAt"),
+        cancel_requested_at=e.get("CancelRequestedAt"),
         etag=getattr(e, "metadata", {}).get("etag"),
     )

@@ -15,13 +15,14 @@ from errors import StaleUpdate
 from jobs.clock import Clock
 from jobs.failures import Failure
 from jobs.model import JobState, JobUpdate
-from jobs.store import StatusStore
+from jobs.store import RECENT_WINDOW, StatusStore
 from telemetry.jobs import job_finished
 
 log = logging.getLogger(__name__)
 
 FEED_RETENTION = timedelta(hours=1)
 ORPHAN_GRACE = timedelta(minutes=5)  # an index row may briefly precede its status row
+HISTORY_GRACE = timedelta(hours=1)  # history rows outlive the recent window a little: no edge to race
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,19 @@ async def sweep(store: StatusStore, clock: Clock) -> SweepReport:
             await store.republish(record)  # a crash cut its bookkeeping short
             tidied += 1
             continue
+        # A cancel moves the deadline close: its worker is gone if the job is still here.
+        if record.cancel_requested_at is not None:
+            failure, error = Failure.CANCELLED, Failure.CANCELLED.meaning
+        else:
+            failure = Failure.TIMED_OUT
+            error = f"no result by its deadline ({(now - record.created_at).total_seconds():.0f}s after start)"
         try:
-            done = await store.update(
-                record,
-                JobUpdate(
-                    status=JobState.FAILED,
-                    message=Failure.TIMED_OUT.message(),
-                    error=f"no result by its deadline ({(now - record.created_at).total_seconds():.0f}s after start)",
-                ),
-            )
+            done = await store.update(record, JobUpdate(status=JobState.FAILED, message=failure.message(), error=error))
             timed_out += 1
-            log.warning("job %s (%s) timed out", job.job_id, job.job_type, extra={"jobId": job.job_id})
-            job_finished(done, Failure.TIMED_OUT)
+            log.warning("job %s (%s) %s", job.job_id, job.job_type, failure.message(), extra={"jobId": job.job_id})
+            job_finished(done, failure)
         except StaleUpdate:
             pass  # it finished meanwhile
     deleted = await store.delete_feed_before(now - FEED_RETENTION)
+    tidied += await store.delete_history_before(now - RECENT_WINDOW - HISTORY_GRACE)
     return SweepReport(len(active), timed_out, tidied, deleted)

@@ -310,3 +310,90 @@ async def test_a_key_whose_job_could_not_be_queued_starts_afresh(api):
     assert (await client.post("/api/jobs/Sleep/start", json={"seconds": 1}, headers=key)).status_code == 503
     fresh = str(uuid.uuid4())
     assert await services.store.reserve_start("anonymous", "retry-me", fresh, "any body") == fresh
+
+
+# --- cancel and "my jobs" (in-process app: no worker takes the queued jobs) ---------------------
+
+
+@pytest.fixture
+async def queued_api(asgi_api):
+    return await _with_queue(asgi_api)  # built before `reader`, which then sees its metrics
+
+
+async def test_cancel_ends_a_queued_job_and_a_finished_one_is_409(queued_api, reader):
+    client, _ = queued_api
+    job = (await client.post("/api/jobs/Sleep/start", json={"seconds": 60})).json()
+    cancel = f"/api/jobs/Sleep/{job['jobId']}/cancel"
+    answer = await client.post(cancel)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["jobId"], body["status"], body["message"]) == (job["jobId"], "Failed", "cancelled")
+    assert (await client.get(job["statusUrl"])).json() == body
+    assert_problem(await client.post(cancel), 409)
+    assert total(snapshot(reader), MetricName.JOBS_FAILED, job_type="Sleep", reason="cancelled") == 1
+
+
+async def test_cancel_of_a_running_job_is_202_and_asks_its_worker(asgi_api):
+    client, services = await _with_queue(asgi_api)
+    job = (await client.post("/api/jobs/Sleep/start", json={"seconds": 60})).json()
+    await services.store.claim(job["jobId"], "run-1", 1, 5)  # as a worker on another instance would
+    for _ in range(2):  # idempotent
+        answer = await client.post(f"/api/jobs/Sleep/{job['jobId']}/cancel")
+        assert answer.status_code == 202 and answer.json()["status"] == "Running"
+    assert (await services.store.get(job["jobId"])).cancel_requested_at is not None
+
+
+async def test_cancel_of_an_unknown_or_foreign_job_is_404(asgi_api):
+    easy, _ = await _with_queue_of(asgi_api, AUTH_MODE="easyauth")
+    alice, bob = {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, {"X-MS-CLIENT-PRINCIPAL-ID": "bob"}
+    job = (await easy.post("/api/jobs/Sleep/start", json={"seconds": 60}, headers=alice)).json()
+    assert_problem(await easy.post(f"/api/jobs/Sleep/{job['jobId']}/cancel", headers=bob), 404)
+    assert_problem(await easy.post(f"/api/jobs/Fail/{job['jobId']}/cancel", headers=alice), 404)
+    assert_problem(await easy.post(f"/api/jobs/Sleep/{uuid.uuid4()}/cancel", headers=alice), 404)
+    assert_problem(await easy.post("/api/jobs/Sleep/not-a-uuid/cancel", headers=alice), 404)
+    assert_problem(await easy.post(f"/api/jobs/Sleep/{job['jobId']}/cancel"), 401)
+    assert (await easy.get(job["statusUrl"], headers=alice)).json()["status"] == "Queued"
+
+
+async def test_my_jobs_lists_only_the_callers_newest_first_and_pages(asgi_api):
+    easy, _ = await _with_queue_of(asgi_api, AUTH_MODE="easyauth")
+    alice, bob = {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, {"X-MS-CLIENT-PRINCIPAL-ID": "bob"}
+    mine = [(await easy.post("/api/jobs/Sleep/start", json={"seconds": 60}, headers=alice)).json() for _ in range(5)]
+    theirs = (await easy.post("/api/jobs/Sleep/start", json={"seconds": 60}, headers=bob)).json()
+    await easy.post(f"/api/jobs/Sleep/{mine[0]['jobId']}/cancel", headers=alice)
+
+    active = await easy.get("/api/jobs", params={"status": "active"}, headers=alice)
+    assert active.status_code == 200 and active.headers["cache-control"] == "no-store"
+    assert [j["jobId"] for j in active.json()["jobs"]] == [j["jobId"] for j in mine[:0:-1]]
+    assert active.json()["continuationToken"] is None
+    assert {j["status"] for j in active.json()["jobs"]} == {"Queued"}
+
+    pages, token, seen = 0, None, []
+    while True:
+        params = {"status": "recent", "limit": "2", **({"continuationToken": token} if token else {})}
+        page = (await easy.get("/api/jobs", params=params, headers=alice)).json()
+        seen += page["jobs"]
+        pages += 1
+        token = page["continuationToken"]
+        if token is None:
+            break
+    assert [j["jobId"] for j in seen] == [j["jobId"] for j in mine[::-1]] and pages == 3
+    assert seen[-1]["status"] == "Failed" and seen[-1]["message"] == "cancelled"
+    everyone = {j["jobId"] for j in (await easy.get("/api/jobs?status=recent", headers=bob)).json()["jobs"]}
+    assert everyone == {theirs["jobId"]}
+    assert_problem(await easy.get("/api/jobs"), 401)
+
+
+async def test_my_jobs_refuses_a_bad_query(asgi_api):
+    client, _ = await _with_queue(asgi_api)
+    for params in (
+        {"status": "done"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "many"},
+        {"continuationToken": "bm90LWEtcG9zaXRpb24="},  # base64 of something we never issued
+        {"continuationToken": "%%%"},
+        {"continuationToken": "x" * 300},
+    ):
+        assert_problem(await client.get("/api/jobs", params=params), 400)
+    assert (await client.get("/api/jobs")).json() == {"jobs": [], "continuationToken": None}

@@ -33,6 +33,7 @@ PAIRS = {
     "JobStarted": "StartAccepted",
     "WatchToken": "WatchToken",
     "JobRef": "JobRef",
+    "JobList": "JobList",
 }
 
 # Schemas the library has no type for, and why. A new schema fails the test until it is

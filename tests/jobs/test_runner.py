@@ -1,6 +1,7 @@
 """The runner: at-least-once deliveries never run a finished job twice or regress it."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -119,3 +120,82 @@ async def test_invalid_input_in_a_message_fails_the_job(store):
 async def test_malformed_message_goes_to_the_dead_letter_path(store):
     with pytest.raises(RetryLater):
         await JobRunner(store, MAX).handle(b"{not json", 1)
+
+
+# --- cancel
+
+
+async def _cancel_when_running(store, job_id: str, delay: float = 0.3) -> float:
+    from datetime import timedelta
+
+    for _ in range(500):  # the runner claims it within a few reads
+        if (await store.get(job_id)).status.status is JobState.RUNNING:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(delay)
+    await store.cancel(job_id, timedelta(seconds=30))
+    return time.monotonic()
+
+
+async def test_a_cancel_between_progress_reports_stops_the_job_within_the_check_bound(store):
+    from jobs.runner import CANCEL_CHECK_SECONDS
+
+    seen = watch(store)
+    job_id = await start(store)
+    run = asyncio.create_task(JobRunner(store, MAX).handle(message(job_id, "Sleep", seconds=60, steps=2), 1))
+    asked = await _cancel_when_running(store, job_id)
+    outcome = await run
+    took = time.monotonic() - asked
+    assert outcome.state is JobState.FAILED
+    final = seen[-1]
+    assert (final.status, final.message, final.error) == (JobState.FAILED, "cancelled", "its owner cancelled it")
+    assert took < CANCEL_CHECK_SECONDS + 1.0, took  # not the 30 s until its next report
+    assert_never_regresses(seen)
+
+
+async def test_a_cancel_reaches_a_job_that_reports_often_at_its_next_report(store):
+    seen = watch(store)
+    job_id = await start(store)
+    run = asyncio.create_task(JobRunner(store, MAX).handle(message(job_id, "Sleep", seconds=30, steps=100), 1))
+    asked = await _cancel_when_running(store, job_id, delay=0.5)
+    outcome = await run
+    assert outcome.state is JobState.FAILED and seen[-1].message == "cancelled"
+    assert time.monotonic() - asked < 1.0  # a report every 0.3 s meets the cancel's ETag
+    assert [s for s in seen if s.status.terminal] == [seen[-1]]
+
+
+async def test_a_redelivered_message_for_a_cancelled_job_does_nothing(store):
+    from datetime import timedelta
+
+    seen = watch(store)
+    job_id = await start(store)
+    await store.cancel(job_id, timedelta(seconds=30))
+    before = len(seen)
+    outcome = await JobRunner(store, MAX).handle(message(job_id, "Sleep", seconds=0, steps=1), 1)
+    assert not outcome.ran and outcome.state is JobState.FAILED
+    assert len(seen) == before  # no new version
+
+
+async def test_a_job_that_swallows_the_cancel_still_ends_cancelled(store):
+    """The task's CancelledError caught by the job function: its result write is refused."""
+    from jobs.registry import JobInput, JobResult, get_job_type, job_type
+
+    class Stubborn(JobInput):
+        pass
+
+    if get_job_type("Stubborn") is None:  # registered once per test session
+
+        @job_type("Stubborn", timeout_seconds=60)
+        async def stubborn(ctx, params: Stubborn) -> JobResult:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                pass
+            return JobResult(message="done anyway")
+
+    seen = watch(store)
+    job_id = await start(store, "Stubborn")
+    run = asyncio.create_task(JobRunner(store, MAX).handle(message(job_id, "Stubborn"), 1))
+    await _cancel_when_running(store, job_id)
+    assert (await run).state is JobState.FAILED
+    assert seen[-1].message == "cancelled"

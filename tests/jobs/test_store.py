@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from errors import JobNotFound, StaleUpdate, Superseded
+from errors import Cancelled, JobFinished, JobNotFound, StaleUpdate, Superseded
 from jobs.model import JobState, JobUpdate
 
 
@@ -109,3 +109,126 @@ async def test_republish_repairs_a_cut_short_terminal_write(store):
     )
     await store.republish(replace(done))
     assert job_id not in {a.job_id for a in await store.active_jobs()}
+
+
+# --- cancel
+
+
+async def test_cancelling_a_queued_job_ends_it_at_once(store):
+    job_id = new_id()
+    seen: list = []
+    store.add_listener(seen.append)
+    await store.create(job_id, "Sleep", "alice", 60)
+    done = await store.cancel(job_id, timedelta(seconds=30))
+    assert (done.status.status, done.status.message, done.status.error) == (
+        JobState.FAILED,
+        "cancelled",
+        "its owner cancelled it",
+    )
+    assert seen[-1] == done.status  # watchers hear the terminal change
+    assert job_id not in {a.job_id for a in await store.active_jobs()}
+    assert await store.claim(job_id, "run", 1, 5) is None  # its queued message then does nothing
+
+
+async def test_cancelling_a_running_job_flags_it_and_its_next_write_raises(store):
+    job_id = new_id()
+    await store.create(job_id, "Sleep", "alice", 600)
+    run = await store.claim(job_id, "run-1", 1, 5)
+    asked = await store.cancel(job_id, timedelta(seconds=30))
+    assert asked.status == run.status  # still Running: no new version for the watchers
+    assert asked.cancel_requested_at is not None
+    again = await store.cancel(job_id, timedelta(seconds=30))
+    assert again.etag == asked.etag  # a second cancel writes nothing
+    # The active index's deadline moved close, so the sweeper ends it if the worker is gone.
+    (active,) = [a for a in await store.active_jobs() if a.job_id == job_id]
+    assert (active.deadline - asked.cancel_requested_at).total_seconds() == pytest.approx(30, abs=1)
+    with pytest.raises(Cancelled):
+        await store.update(run, JobUpdate(progress=0.5), run_id="run-1")  # the old ETag: re-read, then refused
+    with pytest.raises(Cancelled):
+        await store.update(run, JobUpdate(status=JobState.COMPLETED), run_id="run-1")
+    failed = await store.update(run, JobUpdate(status=JobState.FAILED, message="cancelled"), run_id="run-1")
+    assert failed.status.status is JobState.FAILED
+
+
+async def test_a_redelivery_of_a_job_cancelled_while_its_worker_was_gone_ends_it(store):
+    job_id = new_id()
+    await store.create(job_id, "Sleep", "alice", 600)
+    await store.claim(job_id, "run-1", 1, 5)
+    await store.cancel(job_id, timedelta(seconds=30))
+    ended = await store.claim(job_id, "run-2", 2, 5)
+    assert ended.status.status is JobState.FAILED and ended.status.message == "cancelled"
+    assert await store.claim(job_id, "run-3", 3, 5) is None
+
+
+async def test_a_finished_job_cannot_be_cancelled(store):
+    job_id = new_id()
+    created = await store.create(job_id, "Sleep", "alice", 60)
+    done = await store.update(created, JobUpdate(status=JobState.COMPLETED))
+    with pytest.raises(JobFinished):
+        await store.cancel(job_id, timedelta(seconds=30))
+    assert (await store.get(job_id)).status == done.status
+
+
+async def test_the_sweeper_ends_a_cancelled_job_whose_worker_is_gone(store):
+    from jobs.clock import FrozenClock
+    from jobs.sweeper import sweep
+
+    job_id = new_id()
+    await store.create(job_id, "Sleep", "alice", 600)
+    await store.claim(job_id, "run-1", 1, 5)
+    asked = await store.cancel(job_id, timedelta(seconds=30))
+    await sweep(store, FrozenClock(asked.cancel_requested_at + timedelta(seconds=10)))
+    assert (await store.get(job_id)).status.status is JobState.RUNNING  # its worker still has time
+    await sweep(store, FrozenClock(asked.cancel_requested_at + timedelta(seconds=31)))
+    final = (await store.get(job_id)).status
+    assert (final.status, final.message) == (JobState.FAILED, "cancelled")
+
+
+# --- my jobs
+
+
+async def test_active_and_recent_list_the_owners_jobs_newest_first(store):
+    mine = [new_id() for _ in range(5)]
+    for job_id in mine:
+        await store.create(job_id, "Sleep", "alice", 60)
+    others = new_id()
+    await store.create(others, "Sleep", "bob", 60)
+    first = await store.get(mine[0])
+    await store.update(first, JobUpdate(status=JobState.COMPLETED))
+
+    active = await store.list_active("alice", 10)
+    assert [r.job_id for r in active.jobs] == mine[:0:-1] and active.after is None
+    recent = await store.list_recent("alice", 10)
+    assert [r.job_id for r in recent.jobs] == mine[::-1] and recent.after is None
+    assert recent.jobs[-1].status.status is JobState.COMPLETED
+    assert [r.job_id for r in (await store.list_recent("bob", 10)).jobs] == [others]
+    assert (await store.list_active("carol", 10)).jobs == []
+    # The history rows share the active index's partition but are not active jobs.
+    assert {a.job_id for a in await store.active_jobs()} == {*mine[1:], others}
+
+
+async def test_listings_page_without_gaps_or_repeats(store):
+    mine = [new_id() for _ in range(7)]
+    for job_id in mine:
+        await store.create(job_id, "Sleep", "alice", 60)
+    for listing in (store.list_active, store.list_recent):
+        seen, after, pages = [], None, 0
+        while True:
+            page = await listing("alice", 3, after)
+            seen += [r.job_id for r in page.jobs]
+            pages += 1
+            if page.after is None:
+                break
+            after = page.after
+        assert seen == mine[::-1] and pages == 3, listing.__name__
+
+
+async def test_history_rows_leave_after_the_recent_window(store):
+    old, new = new_id(), new_id()
+    await store.create(old, "Sleep", "alice", 60)
+    await asyncio.sleep(0.05)
+    cutoff = store._clock.now()
+    await store.create(new, "Sleep", "alice", 60)
+    assert await store.delete_history_before(cutoff) == 1
+    assert [r.job_id for r in (await store.list_recent("alice", 10)).jobs] == [new]
+    assert {a.job_id for a in await store.active_jobs()} == {old, new}  # the active rows stay

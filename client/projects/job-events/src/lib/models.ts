@@ -44,6 +44,13 @@ export interface JobRef {
   readonly jobId: string;
 }
 
+/** The answer to `GET /api/jobs?status=active|recent`: the caller's jobs, newest first. */
+export interface JobList {
+  readonly jobs: readonly JobEvent[];
+  /** Pass it back as `continuationToken` for the next page; `null` on the last page. */
+  readonly continuationToken: string | null;
+}
+
 /**
  * How a job is being watched right now:
  * - `sse`: on a shared server-sent-events stream;
