@@ -2,7 +2,7 @@
  * job-events: learn when background jobs finish, without a request storm.
  * See the README of the client workspace for the adoption guide.
  */
-export { backoffDelay, retryAfterMs } from './lib/backoff';
+export { backoffDelay, PollPlanner, retryAfterMs, type PollAnswer } from './lib/backoff';
 export {
   DEFAULT_JOB_EVENTS_CONFIG,
   JOB_EVENTS_CONFIG,
@@ -32,4 +32,10 @@ export {
   type WatchToken,
 } from './lib/models';
 export { isTransient, type PollOptions } from './lib/poll';
+export {
+  jobStatusAdapter,
+  UnknownJobStatusError,
+  type JobStatusAdapter,
+  type LegacyStatus,
+} from './lib/poll-adapter';
 export { pollJobStatus } from './lib/poll-job-status';

@@ -37,7 +37,7 @@ import {
   PollSettings,
   pollSettings,
   pollStatus,
-  statusUrl,
+  statusOnce,
 } from './poll';
 import { StreamPool } from './stream-pool';
 
@@ -351,8 +351,7 @@ export class JobEventsService {
   ): Observable<JobEvent> {
     return defer(() => {
       this.count('polls');
-      const params = settings.fallback ? { fallback: '1' } : undefined;
-      return this.http.get<JobEvent>(statusUrl(this.config.apiUrl, ref), { params });
+      return statusOnce(this.http, this.config.apiUrl, ref, settings);
     }).pipe(
       timeout(settings.requestTimeoutMs),
       catchError((error: unknown) => throwError(() => (isTransient(error) ? timedOut() : error))),

@@ -84,36 +84,67 @@ describe('pollJobStatus', () => {
     expect(seen.map((e) => e.version)).toEqual([1]);
   });
 
-  it('goes back to initialMs when the status or the progress changes, not for a message', () => {
+  it('holds the backoff when the status, the progress or the message changes', () => {
     poll({ timeoutMs: 600_000, initialMs: 2000 });
     respond(jobEvent(JOB_A, 1, 'Queued'));
     expectWait(2000);
     notModified(1);
     expectWait(5000);
-    notModified(1);
+    respond(jobEvent(JOB_A, 2, 'Running', 0)); // the status changed: no reset to 2 s
     expectWait(10_000);
-    respond(jobEvent(JOB_A, 2, 'Running', 0.4)); // the status changed
-    expectWait(2000);
-    respond(jobEvent(JOB_A, 3, 'Running', 0.6)); // the progress changed
-    expectWait(2000);
-    respond(jobEvent(JOB_A, 4, 'Running', 0.6, { message: 'almost' })); // a message only
-    expectWait(5000);
-    notModified(4);
-    expectWait(10_000);
+    respond(jobEvent(JOB_A, 3, 'Running', 0.4)); // progress, but no pace to tell (same timestamp)
+    expectWait(20_000);
+    respond(jobEvent(JOB_A, 4, 'Running', 0.4, { message: 'almost' })); // a message only
+    expectWait(40_000);
     respond(jobEvent(JOB_A, 5, 'Completed'));
     expect(seen.map((e) => e.version)).toEqual([1, 2, 3, 4, 5]);
     expect(completed).toBe(true);
   });
 
-  it("after progress, waits until the server's estimate of the end (its Retry-After)", () => {
+  it("after progress, polls when the job's pace says it ends (its timestamps), with no Retry-After", () => {
+    const t0 = Date.now();
+    const at = (ms: number) => ({ timestamp: new Date(t0 + ms).toISOString() });
+    poll({ timeoutMs: 600_000, knownStatus: 'Queued' });
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 2, 'Running', 0, at(200))); // started at 0.2 s
+    expectWait(5000);
+    // A quarter done 5 s after it started: the end at 20.2 s; the poll 1 s later, at 21.2 s.
+    respond(jobEvent(JOB_A, 3, 'Running', 0.25, at(5200)));
+    expectWait(15_200);
+    respond(jobEvent(JOB_A, 4, 'Completed', 1, at(20_200)));
+    expect(seen.map((e) => e.version)).toEqual([2, 3, 4]);
+    expect(completed).toBe(true);
+  });
+
+  it('past the estimated end, polls again soon, the waits growing with the delay', () => {
+    const t0 = Date.now();
+    const at = (ms: number) => ({ timestamp: new Date(t0 + ms).toISOString() });
+    poll({ timeoutMs: 600_000 });
+    respond(jobEvent(JOB_A, 1, 'Running', 0, at(0)));
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 2, 'Running', 0.5, at(500))); // the end at 1 s: next poll at 2 s
+    expectWait(1000);
+    respond(jobEvent(JOB_A, 3, 'Running', 0.5, { ...at(500), message: 'slower' })); // at 2 s
+    expectWait(1000); // each wait as long as the job is overdue (1 s at least)
+    notModified(3);
+    expectWait(1000);
+    notModified(3);
+    expectWait(2000);
+    notModified(3);
+    expectWait(4000);
+    respond(jobEvent(JOB_A, 4, 'Completed', 1, at(9500)));
+    expect(completed).toBe(true);
+  });
+
+  it("after progress, waits until the server's estimate of the end (its Retry-After) if later", () => {
     poll({ timeoutMs: 600_000, knownStatus: 'Queued' });
     expectWait(1000);
     respond(jobEvent(JOB_A, 2, 'Running', 0), { 'Retry-After': '2' });
-    expectWait(2000);
-    respond(jobEvent(JOB_A, 3, 'Running', 0.25), { 'Retry-After': '31' }); // 25 % after ~3 s of 40
-    expectWait(31_000);
-    notModified(3); // not done yet, keeps backing off from the reset
     expectWait(5000);
+    respond(jobEvent(JOB_A, 3, 'Running', 0.25), { 'Retry-After': '31' }); // 25 % after ~6 s of 40
+    expectWait(31_000);
+    notModified(3); // not done yet: the backoff goes on
+    expectWait(20_000);
     respond(jobEvent(JOB_A, 4, 'Completed'));
     expect(seen.map((e) => e.version)).toEqual([2, 3, 4]);
     expect(completed).toBe(true);

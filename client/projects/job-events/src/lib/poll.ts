@@ -1,6 +1,7 @@
 import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
 import { Injector } from '@angular/core';
 import {
+  asyncScheduler,
   catchError,
   defer,
   filter,
@@ -18,15 +19,16 @@ import {
   timer,
 } from 'rxjs';
 
-import { backoffDelay, retryAfterMs } from './backoff';
+import { PollPlanner, retryAfterMs } from './backoff';
 import { PollDefaults } from './config';
 import { JobPollTimeoutError } from './errors';
 import { isTerminal, JobEvent, JobRef, JobState } from './models';
+import { AdaptedStatus, adapterUrl, JobStatusAdapter, LegacyStatusReader } from './poll-adapter';
 
 export interface PollOptions {
   /** Mandatory: give up with `JobPollTimeoutError` after this many milliseconds. */
   readonly timeoutMs: number;
-  /** First wait, and the wait after a change of status or progress. Default from the config (1000). */
+  /** The first wait of the backoff (and the shortest one). Default from the config (1000). */
   readonly initialMs?: number;
   /** Longest wait while nothing changes. Default from the config (60000). */
   readonly maxMs?: number;
@@ -46,6 +48,12 @@ export interface PollOptions {
   readonly knownStatus?: JobState;
   /** Where to find `JobEventsService` (its `HttpClient` and config) outside an injection context. */
   readonly injector?: Injector;
+  /**
+   * Poll an endpoint the backend already has instead of `GET {apiUrl}/jobs/{type}/{id}`:
+   * its URL and how to read its answer (see `JobStatusAdapter`). Its requests carry no
+   * `fallback` marker, and an `ETag` or `Retry-After` is used only if the endpoint sends one.
+   */
+  readonly adapter?: JobStatusAdapter<never>;
 }
 
 /** What one poll runs with: the polling defaults, and whether it is a fallback from SSE. */
@@ -54,6 +62,8 @@ export interface PollSettings extends PollDefaults {
   readonly fallback?: boolean;
   /** Skip the immediate first request: the caller knows this status already. */
   readonly knownStatus?: JobState;
+  /** A legacy endpoint and how to read it, instead of this project's status URL. */
+  readonly adapter?: JobStatusAdapter<never>;
 }
 
 /** Options merged over the configured defaults, with the mandatory timeout checked. */
@@ -65,6 +75,7 @@ export function pollSettings(defaults: PollDefaults, options: Partial<PollOption
     requestTimeoutMs: options.requestTimeoutMs ?? defaults.requestTimeoutMs,
     fallback: options.fallback === true,
     knownStatus: options.knownStatus,
+    ...(options.adapter && { adapter: options.adapter }),
   };
   if (!(
     typeof settings.timeoutMs === 'number' &&
@@ -85,7 +96,62 @@ export function statusUrl(apiUrl: string, ref: JobRef): string {
   return `${apiUrl}/jobs/${encodeURIComponent(ref.jobType)}/${encodeURIComponent(ref.jobId)}`;
 }
 
-/** The polling loop itself; `onRequest` is called once per HTTP request (for counters). */
+/** One status request as `pollStatus` sends it, and its answer read as a `JobEvent`. */
+interface StatusSource {
+  readonly url: string;
+  readonly params?: Record<string, string>;
+  /** The body of a 200 as the standard event (and when it was written, if known). */
+  read(body: unknown, nowMs: number): AdaptedStatus;
+  /** The `If-None-Match` to send after this answer, if any. */
+  etag(response: HttpResponse<unknown>, event: JobEvent): string | null;
+}
+
+function source(apiUrl: string, ref: JobRef, settings: PollSettings): StatusSource {
+  const adapter = settings.adapter as JobStatusAdapter<unknown> | undefined;
+  if (adapter) {
+    const reader = new LegacyStatusReader(adapter, ref);
+    return {
+      url: adapterUrl(adapter, ref),
+      read: (body, nowMs) => reader.read(body, nowMs),
+      // Only an ETag the endpoint sent: one it never sent would never match.
+      etag: (response) => response.headers.get('ETag'),
+    };
+  }
+  return {
+    url: statusUrl(apiUrl, ref),
+    // The server counts `fallback=1` polls as the fallback rate; ordinary polls carry no query.
+    params: settings.fallback ? { fallback: '1' } : undefined,
+    read: (body) => {
+      const event = body as JobEvent;
+      const writtenAtMs = Date.parse(event.timestamp);
+      return Number.isFinite(writtenAtMs) ? { event, writtenAtMs } : { event };
+    },
+    etag: (response, event) => response.headers.get('ETag') ?? `"${event.version}"`,
+  };
+}
+
+/**
+ * One status request, no retry and no backoff: the job's current `JobEvent` (from
+ * the adapter's endpoint when `settings.adapter` is set).
+ */
+export function statusOnce(
+  http: HttpClient,
+  apiUrl: string,
+  ref: JobRef,
+  settings: PollSettings,
+): Observable<JobEvent> {
+  return defer(() => {
+    const from = source(apiUrl, ref, settings);
+    return http
+      .get<unknown>(from.url, { params: from.params })
+      .pipe(map((body) => from.read(body, asyncScheduler.now()).event));
+  });
+}
+
+/**
+ * The polling loop itself; `onRequest` is called once per HTTP request (for counters).
+ * Its waits are `PollPlanner`'s; the clock is the scheduler's (`Date.now()`, or virtual time).
+ */
 export function pollStatus(
   http: HttpClient,
   apiUrl: string,
@@ -93,27 +159,19 @@ export function pollStatus(
   settings: PollSettings,
   onRequest: () => void = () => {},
 ): Observable<JobEvent> {
-  const url = statusUrl(apiUrl, ref);
-  // The server counts `fallback=1` polls as the fallback rate; ordinary polls carry no query.
-  const params = settings.fallback ? { fallback: '1' } : undefined;
   return defer(() => {
     // State of this one subscription.
-    let step = 0; // backoff steps since the last change
+    const from = source(apiUrl, ref, settings);
+    const planner = new PollPlanner(settings.initialMs, settings.maxMs);
     let waitMs = settings.initialMs; // the wait before the next request
     let etag: string | null = null;
     let last: JobEvent | undefined;
-    let lastStatus: JobState | undefined = settings.knownStatus;
-    let lastProgress: number | undefined;
-
-    const plan = (changed: boolean, retryAfter: number): void => {
-      step = changed ? 0 : step + 1;
-      waitMs = Math.max(backoffDelay(step, settings.initialMs, settings.maxMs), retryAfter);
-    };
+    const now = () => asyncScheduler.now();
 
     const request$ = defer(() => {
       onRequest();
       const headers = etag ? new HttpHeaders({ 'If-None-Match': etag }) : undefined;
-      return http.get<JobEvent>(url, { observe: 'response', headers, params });
+      return http.get<unknown>(from.url, { observe: 'response', headers, params: from.params });
     }).pipe(
       timeout(settings.requestTimeoutMs),
       // HttpClient reports 304 as an error; here it just means "unchanged".
@@ -125,10 +183,9 @@ export function pollStatus(
       retry({
         delay: (error: unknown) => {
           if (!isTransient(error)) return throwError(() => error);
-          plan(
-            false,
-            error instanceof HttpErrorResponse ? retryAfterMs(error.headers.get('Retry-After')) : 0,
-          );
+          const retryAfter =
+            error instanceof HttpErrorResponse ? retryAfterMs(error.headers.get('Retry-After')) : 0;
+          waitMs = planner.failed(now(), retryAfter);
           return timer(waitMs);
         },
       }),
@@ -136,17 +193,19 @@ export function pollStatus(
 
     const polls$ = request$.pipe(
       map((response): JobEvent | null => {
-        const retryAfter = retryAfterMs(response.headers.get('Retry-After'));
-        const event = response instanceof HttpResponse ? response.body : null;
-        if (!event) {
-          plan(false, retryAfter); // 304 Not Modified
+        const at = now();
+        const retryAfter = retryAfterMs(response.headers.get('Retry-After'), Date.now());
+        if (!(response instanceof HttpResponse) || response.body === null) {
+          waitMs = planner.answered(at, null, retryAfter); // 304 Not Modified
           return null;
         }
-        etag = response.headers.get('ETag') ?? `"${event.version}"`;
-        const progressed = lastProgress !== undefined && event.progress !== lastProgress;
-        plan(progressed || event.status !== lastStatus, retryAfter);
-        lastStatus = event.status;
-        lastProgress = event.progress;
+        const { event, writtenAtMs } = from.read(response.body, at);
+        etag = from.etag(response, event);
+        waitMs = planner.answered(
+          at,
+          { status: event.status, progress: event.progress, version: event.version, writtenAtMs },
+          retryAfter,
+        );
         if (last && event.version <= last.version) return null;
         last = event;
         return event;
@@ -155,7 +214,7 @@ export function pollStatus(
       filter((event): event is JobEvent => event !== null),
     );
     const firstPoll$ = settings.knownStatus
-      ? timer(settings.initialMs).pipe(mergeMap(() => polls$))
+      ? timer(planner.first()).pipe(mergeMap(() => polls$))
       : polls$;
 
     const deadline$ = timer(settings.timeoutMs).pipe(
