@@ -88,6 +88,7 @@ def test_requests_per_job(results: dict[str, dict[str, Any]]) -> None:
         "fixed 5s poll",
         "backoff poll",
         "backoff, no hint",
+        "backoff, legacy endpoint",
         "SSE per job",
         "SSE /watch (1 conn)",
     }
