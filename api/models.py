@@ -10,6 +10,8 @@ from pydantic import Field
 from jobs.model import JOB_ID_PATTERN, JOB_TYPE_PATTERN, CamelModel, JobState, JobStatus
 
 MAX_PAGE = 100  # jobs per listing page: each is one point read
+# A listing's place: the last job's `jobs/store.py::position` (inverted creation ms, job id).
+CONTINUATION_PATTERN = r"^\d{13}-" + JOB_ID_PATTERN.removeprefix("^")
 
 
 class StartAccepted(CamelModel):
@@ -59,7 +61,9 @@ class JobListQuery(CamelModel):
         "active", description="`active`: Queued or Running. `recent`: every job of the last 24 h."
     )
     limit: int = Field(50, ge=1, le=MAX_PAGE, description="Jobs per page.")
-    continuation_token: str | None = Field(None, max_length=200, description="From the previous page.")
+    continuation_token: str | None = Field(
+        None, pattern=CONTINUATION_PATTERN, description="The previous page's `continuationToken`, as it came."
+    )
 
 
 class JobList(CamelModel):
