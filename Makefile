@@ -53,6 +53,7 @@ client: $(CLIENT_DIST)
 
 client-test: $(STAMP)/client-npm
 	cd client && npx ng test --watch=false
+	cd client && npm run test:audit
 
 # --- the two commands -------------------------------------------------------
 

@@ -83,6 +83,7 @@ function walk(root, visit) {
 
 /** @param {Node} root @param {(node: Node) => boolean} test @returns {Node | undefined} */
 function find(root, test) {
+  /** @type {Node | undefined} */
   let hit;
   walk(root, (n) => {
     if (!hit && test(n)) hit = n;
@@ -309,6 +310,7 @@ class Module {
     if (!node) return null;
     if (this.requestMemo.has(node)) return this.requestMemo.get(node) ?? null;
     this.requestMemo.set(node, null); // a recursive call makes no request by being recursive
+    /** @type {string | null} */
     let found = null;
     walk(node, (n) => {
       if (found === null && n.type === 'CallExpression') found = this.requestCall(n, this.classOf(n) ?? cls, depth);
@@ -630,11 +632,12 @@ function subscriptionCleanup(mod, top) {
   return { ok: false, how: 'never unsubscribed' };
 }
 
-/** @param {Node} value @returns {string | null} `this.sub`, `sub`, or `this.subs` for `this.subs.add(value)`. */
+/** @param {Node} value @returns {string | null} `this.sub` (assigned or a field), `sub`, or `this.subs` for `this.subs.add(value)`. */
 function heldIn(value) {
   const p = value.parent;
   if (p?.type === 'AssignmentExpression' && p.right === value) return refName(p.left);
   if (p?.type === 'VariableDeclarator' && p.init === value && p.id.type === 'Identifier') return p.id.name;
+  if (p?.type === 'PropertyDefinition' && p.value === value && !p.computed && propName(p.key)) return `this.${propName(p.key)}`;
   if (p?.type === 'CallExpression' && p.arguments.includes(value) && calledMethod(p) === 'add') return refName(unwrap(unwrap(p.callee).object));
   return null;
 }
@@ -780,7 +783,7 @@ function guardedByLimit(node, fn) {
       if (t.type === 'CallExpression' && ['Date.now', 'performance.now'].includes(refName(unwrap(t.callee)) ?? '')) return true;
       if (t.type === 'NewExpression' && refName(t.callee) === 'Date') return true;
       if (t.type === 'BinaryExpression' && ['<', '<=', '>', '>='].includes(t.operator)) {
-        return [t.left, t.right].some((side) => ATTEMPT_NAME.test(refName(unwrap(side)) ?? ''));
+        return [t.left, t.right].some((side) => ATTEMPT_NAME.test(refName(unwrap(side.type === 'UpdateExpression' ? side.argument : side)) ?? ''));
       }
       return false;
     });

@@ -11,7 +11,7 @@ const plugin = {
 
 plugin.configs.recommended = {
   plugins: { 'job-events': plugin },
-  rules: { 'job-events/no-unbounded-polling': 'warn' },
+  rules: { 'job-events/no-unbounded-polling': /** @type {const} */ ('warn') },
 };
 
 export default plugin;
