@@ -21,6 +21,10 @@ describe('job-events-audit in the job-events package', { timeout: 300_000 }, () 
     const manifest = JSON.parse(await readFile(`${DIST}/package.json`, 'utf8'));
     assert.deepEqual(manifest.bin, { 'job-events-audit': 'audit/cli.js' });
     assert.equal(manifest.peerDependenciesMeta.eslint.optional, true);
+    assert.equal(manifest.exports['./eslint-plugin'], './audit/index.js');
+    const shipped = (await import(`${DIST}/audit/index.js`)).default;
+    assert.equal(typeof shipped.rules['no-unbounded-polling'].create, 'function');
+    assert.equal(shipped.configs.recommended.rules['job-events/no-unbounded-polling'], 'warn');
 
     const { stdout: packed } = await exec('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: DIST });
     const files = JSON.parse(packed)[0].files.map((/** @type {{ path: string }} */ f) => f.path);

@@ -49,7 +49,6 @@ const rule = {
     docs: {
       description: 'Find hand-written polling (interval/timer into HTTP, setInterval around HttpClient or fetch, repeat/retry loops) and point it at pollJobStatus()/watchJob()',
       recommended: true,
-      url: 'https://www.npmjs.com/package/job-events#audit-your-pollers',
     },
     schema: [],
     messages: {
