@@ -1,7 +1,7 @@
 import { SchematicTestRunner, type UnitTestTree } from '@angular-devkit/schematics/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import type { Schema } from './schema';
+import type { Schema } from './schema.cjs';
 
 // The built package's collection (run `npm run build:job-events` first; `npm run test:schematics` does).
 const COLLECTION = 'dist/job-events/schematics/collection.json';

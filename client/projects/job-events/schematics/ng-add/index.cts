@@ -19,7 +19,7 @@ import {
 } from '@schematics/angular/utility/standalone/util';
 import ts from '@schematics/angular/third_party/github.com/Microsoft/TypeScript/lib/typescript';
 
-import type { Schema } from './schema';
+import type { Schema } from './schema.cjs';
 
 const LIBRARY = 'job-events';
 const HTTP = '@angular/common/http';

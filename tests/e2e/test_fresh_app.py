@@ -1,0 +1,230 @@
+"""The adoption path, end to end: the library as a package, in an app nobody here wrote.
+
+`ng build job-events` (and the schematic's tsc step) makes the package and `npm pack` its
+tarball; the Angular CLI pinned in client/package.json makes a new standalone app without
+routing; npm installs the app and then the tarball; `ng add job-events` registers the
+providers; a component written the way the client README shows it starts a job and follows
+it; `ng build` builds it for production; the build is served on an origin of its own beside
+a local host, and Chromium drives it until the job is Completed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Request
+
+from harness.processes import ROOT
+from tests.e2e.conftest import HostFactory, classify, write_artifact
+
+CLIENT = ROOT / "client"
+PACKAGE_DIST = CLIENT / "dist" / "job-events"
+
+# The app's one component: a job started and followed as the client README's section 3 shows.
+COMPONENT = """\
+import { DecimalPipe } from '@angular/common';
+import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
+import { JobEvent, JobEventsService } from 'job-events';
+import { switchMap } from 'rxjs';
+
+@Component({
+  selector: 'app-root',
+  imports: [DecimalPipe],
+  template: `
+    <h1>Fresh app</h1>
+    <button type="button" data-testid="start" (click)="start()">Start a job</button>
+    @if (job(); as job) {
+      <p data-testid="watched" [attr.data-status]="job.status" [attr.data-job-id]="job.jobId">
+        {{ job.status }} {{ job.progress * 100 | number: '1.0-0' }}% {{ job.message }}
+      </p>
+    }
+    @if (error(); as error) {
+      <p data-testid="error">{{ error }}</p>
+    }
+  `,
+})
+export class App {
+  protected readonly job = signal<JobEvent | null>(null);
+  protected readonly error = signal<string | null>(null);
+  private readonly jobs = inject(JobEventsService);
+  private readonly destroyRef = inject(DestroyRef);
+
+  start(): void {
+    this.jobs
+      .startJob('Sleep', { seconds: 1 })
+      .pipe(
+        switchMap((started) => this.jobs.watchJob(started.jobType, started.jobId)),
+        takeUntilDestroyed(this.destroyRef),
+      )
+      .subscribe({
+        next: (event) => this.job.set(event),
+        error: (error) => this.error.set(String(error)),
+      });
+  }
+}
+"""
+
+
+def pinned_cli_version() -> str:
+    """The exact Angular CLI version client/package.json pins (its range's lower bound)."""
+    spec = json.loads((CLIENT / "package.json").read_text())["devDependencies"]["@angular/cli"]
+    match = re.fullmatch(r"[\^~]?(\d+\.\d+\.\d+)", spec)
+    assert match, f"client/package.json pins @angular/cli as {spec!r}, not a version"
+    return match.group(1)
+
+
+class Steps:
+    """Runs the commands of the adoption path and times each one."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.seconds: dict[str, float] = {}
+        self.log_dir = log_dir
+        self.env = {**os.environ, "NG_CLI_ANALYTICS": "false", "NG_FORCE_TTY": "false", "CI": "1"}
+
+    def run(self, name: str, command: list[str], cwd: Path, timeout: float = 600) -> str:
+        started = time.monotonic()
+        done = subprocess.run(
+            command, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        self.seconds[name] = round(time.monotonic() - started, 1)
+        output = done.stdout + done.stderr
+        (self.log_dir / f"{name}.log").write_text(output)
+        assert done.returncode == 0, f"{name}: {' '.join(command)} exited {done.returncode}:\n{output[-4000:]}"
+        return output
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """A static file server for `folder` on a port of its own; yields its origin."""
+    folder.mkdir(parents=True, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(1200)
+def test_the_package_in_a_fresh_app_follows_a_job_to_completed(
+    host_factory: HostFactory, browser: Browser, tmp_path: Path
+) -> None:
+    steps = Steps(tmp_path)
+    app = tmp_path / "fresh"
+    try:
+        www = tmp_path / "www"
+        with static_server(www) as origin:
+            # The app's origin is not the API's: the API's CORS must list it.
+            host = host_factory(CORS_ALLOWED_ORIGINS=origin)
+            api_url = f"{host.base_url}/api"
+
+            # The package, as a user installs it.
+            steps.run("build package", ["npm", "run", "build:job-events"], CLIENT)
+            steps.run("npm pack", ["npm", "pack", str(PACKAGE_DIST), "--pack-destination", str(tmp_path)], CLIENT)
+            [tarball] = tmp_path.glob("job-events-*.tgz")
+
+            # An app nobody here wrote, made by the pinned CLI.
+            cli = f"@angular/cli@{pinned_cli_version()}"
+            steps.run(
+                "ng new",
+                ["npx", "-y", cli, "new", "fresh", "--defaults", "--standalone", "--routing=false", "--style=css",
+                 "--ssr=false", "--skip-git", "--skip-install", "--skip-tests", "--ai-config=none"],
+                tmp_path,
+            )  # fmt: skip
+            steps.run("npm install", ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], app)
+            steps.run("install tarball", ["npm", "install", "--no-audit", "--no-fund", str(tarball)], app)
+            manifest = json.loads((app / "package.json").read_text())
+            assert manifest["dependencies"]["job-events"].endswith(tarball.name), manifest["dependencies"]
+
+            # ng add: the providers in app.config.ts; a second run changes nothing.
+            config_file = app / "src" / "app" / "app.config.ts"
+            add = ["npx", "ng", "add", "job-events", f"--api-url={api_url}", "--skip-confirmation"]
+            steps.run("ng add", add, app)
+            config = config_file.read_text()
+            assert f"provideJobEvents({{ apiUrl: '{api_url}' }})" in config, config
+            assert "provideHttpClient(withFetch())" in config, config
+            assert "import { provideJobEvents } from 'job-events';" in config, config
+            steps.run("ng add again", add, app)
+            assert config_file.read_text() == config, "a second ng add changed app.config.ts"
+
+            # The component, then a production build.
+            (app / "src" / "app" / "app.ts").write_text(COMPONENT)
+            for generated in ("app.html", "app.css"):
+                (app / "src" / "app" / generated).unlink()
+            steps.run("ng build", ["npx", "ng", "build", "--configuration", "production"], app)
+            browser_dist = app / "dist" / "fresh" / "browser"
+            assert (browser_dist / "index.html").exists(), sorted(p.name for p in browser_dist.parent.iterdir())
+            shutil.copytree(browser_dist, www, dirs_exist_ok=True)
+
+            started = time.monotonic()
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                api_calls: list[str] = []
+                problems: list[str] = []
+
+                def record(request: Request) -> None:
+                    if request.url.startswith(api_url + "/") or request.url == api_url:
+                        path = request.url[len(host.base_url) :].partition("?")[0]
+                        api_calls.append(classify(request.method, path))
+
+                def console(message: ConsoleMessage) -> None:
+                    if message.type == "error":
+                        problems.append(message.text)
+
+                page.on("request", record)
+                page.on("console", console)
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                page.goto(origin + "/")
+                page.get_by_role("heading", name="Fresh app").wait_for()
+                page.get_by_test_id("start").click()
+                watched = page.get_by_test_id("watched")
+                try:
+                    page.locator("[data-testid=watched][data-status=Completed]").wait_for(timeout=30_000)
+                except Exception:
+                    shown = watched.inner_text() if watched.count() else None
+                    error = page.get_by_test_id("error")
+                    raise AssertionError(
+                        f"no Completed job: shown {shown!r}, error {error.inner_text() if error.count() else None!r}, "
+                        f"API calls {api_calls}, page problems {problems}"
+                    ) from None
+                job_id = watched.get_attribute("data-job-id")
+                steps.seconds["browser: start to Completed"] = round(time.monotonic() - started, 1)
+
+                # It came over a stream from the other origin, not by polling, and nothing went wrong.
+                assert api_calls.count("start") == 1, api_calls
+                assert "stream" in api_calls, api_calls
+                assert "poll" not in api_calls, api_calls
+                assert problems == [], problems
+            finally:
+                context.close()
+
+            status = httpx.get(f"{api_url}/jobs/Sleep/{job_id}", timeout=5)
+            assert status.json()["status"] == "Completed", status.text
+    finally:
+        shutil.rmtree(app / "node_modules", ignore_errors=True)
+        print("fresh-app timings (s):", json.dumps(steps.seconds))
+        write_artifact("fresh-app-timings.json", steps.seconds)
