@@ -54,6 +54,7 @@ client: $(CLIENT_DIST)
 client-test: $(STAMP)/client-npm
 	cd client && npx ng test --watch=false
 	cd client && npm run test:audit
+	cd client && npm run test:schematics
 
 # --- the two commands -------------------------------------------------------
 
