@@ -35,9 +35,30 @@ import { dirname, resolve } from 'node:path';
 
 const RXJS = new Set(['rxjs', 'rxjs/operators']);
 const ANGULAR_HTTP = '@angular/common/http';
-const HTTP_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'request', 'jsonp']);
+const HTTP_METHODS = new Set([
+  'get',
+  'post',
+  'put',
+  'patch',
+  'delete',
+  'head',
+  'options',
+  'request',
+  'jsonp',
+]);
 const GLOBALS = new Set(['window', 'globalThis', 'self']);
-const SKIP_KEYS = new Set(['parent', 'loc', 'range', 'tokens', 'comments', 'typeAnnotation', 'returnType', 'typeArguments', 'typeParameters', 'decorators']);
+const SKIP_KEYS = new Set([
+  'parent',
+  'loc',
+  'range',
+  'tokens',
+  'comments',
+  'typeAnnotation',
+  'returnType',
+  'typeArguments',
+  'typeParameters',
+  'decorators',
+]);
 const ATTEMPT_NAME = /attempt|tries|retries|count|elapsed|deadline|polls/i;
 const MAX_DEPTH = 6;
 
@@ -100,7 +121,8 @@ function refName(node) {
     const base = refName(node.object);
     return base ? `${base}.${node.property.name}` : null;
   }
-  if (node.type === 'TSNonNullExpression' || node.type === 'ChainExpression') return refName(node.expression);
+  if (node.type === 'TSNonNullExpression' || node.type === 'ChainExpression')
+    return refName(node.expression);
   return null;
 }
 
@@ -114,12 +136,26 @@ function propName(node) {
 
 /** @param {Node} node */
 function isFunction(node) {
-  return node && (node.type === 'ArrowFunctionExpression' || node.type === 'FunctionExpression' || node.type === 'FunctionDeclaration');
+  return (
+    node &&
+    (node.type === 'ArrowFunctionExpression' ||
+      node.type === 'FunctionExpression' ||
+      node.type === 'FunctionDeclaration')
+  );
 }
 
 /** @param {Node} node @returns {Node} Skips `(x)`, `x!`, `x as T`, `x?.y` wrappers. */
 function unwrap(node) {
-  while (node && ['TSNonNullExpression', 'TSAsExpression', 'TSSatisfiesExpression', 'ChainExpression', 'AwaitExpression'].includes(node.type)) {
+  while (
+    node &&
+    [
+      'TSNonNullExpression',
+      'TSAsExpression',
+      'TSSatisfiesExpression',
+      'ChainExpression',
+      'AwaitExpression',
+    ].includes(node.type)
+  ) {
     node = node.expression ?? node.argument;
   }
   return node;
@@ -128,7 +164,17 @@ function unwrap(node) {
 /** @param {Node} node @returns {Node} The node a value flows into, above wrappers. */
 function outward(node) {
   let n = node;
-  while (n.parent && ['TSNonNullExpression', 'TSAsExpression', 'TSSatisfiesExpression', 'ChainExpression', 'AwaitExpression'].includes(n.parent.type)) n = n.parent;
+  while (
+    n.parent &&
+    [
+      'TSNonNullExpression',
+      'TSAsExpression',
+      'TSSatisfiesExpression',
+      'ChainExpression',
+      'AwaitExpression',
+    ].includes(n.parent.type)
+  )
+    n = n.parent;
   return n;
 }
 
@@ -142,7 +188,13 @@ function calledMethod(call) {
 function methodCallOn(node, method) {
   const n = outward(node);
   const member = n.parent;
-  if (member?.type !== 'MemberExpression' || member.object !== n || member.computed || propName(member.property) !== method) return null;
+  if (
+    member?.type !== 'MemberExpression' ||
+    member.object !== n ||
+    member.computed ||
+    propName(member.property) !== method
+  )
+    return null;
   const call = outward(member).parent;
   return call?.type === 'CallExpression' && unwrap(call.callee) === member ? call : null;
 }
@@ -186,8 +238,16 @@ class Module {
     for (const stmt of this.program.body) {
       if (stmt.type === 'ImportDeclaration') {
         for (const spec of stmt.specifiers) {
-          const imported = spec.type === 'ImportSpecifier' ? propName(spec.imported) : spec.type === 'ImportDefaultSpecifier' ? 'default' : '*';
-          this.imports.set(spec.local.name, { source: stmt.source.value, imported: imported ?? '' });
+          const imported =
+            spec.type === 'ImportSpecifier'
+              ? propName(spec.imported)
+              : spec.type === 'ImportDefaultSpecifier'
+                ? 'default'
+                : '*';
+          this.imports.set(spec.local.name, {
+            source: stmt.source.value,
+            imported: imported ?? '',
+          });
         }
       }
     }
@@ -199,11 +259,20 @@ class Module {
       } else if (node.type === 'VariableDeclarator' && node.id.type === 'Identifier') {
         if (isFunction(node.init)) this.functions.set(node.id.name, node.init);
         if (node.init && this.isInjectOf(node.init, 'HttpClient')) this.httpVars.add(node.id.name);
-      } else if (node.type === 'Identifier' && this.isHttpClientType(node.typeAnnotation) && (isFunction(node.parent) || node.parent?.type === 'TSParameterProperty')) {
+      } else if (
+        node.type === 'Identifier' &&
+        this.isHttpClientType(node.typeAnnotation) &&
+        (isFunction(node.parent) || node.parent?.type === 'TSParameterProperty')
+      ) {
         this.httpVars.add(node.name);
       } else if (node.type === 'AssignmentExpression') {
         const name = refName(node.left);
-        if (name && (node.operator === '*=' || node.operator === '**=' || (node.operator === '=' && grows(node.right, new Set())))) {
+        if (
+          name &&
+          (node.operator === '*=' ||
+            node.operator === '**=' ||
+            (node.operator === '=' && grows(node.right, new Set())))
+        ) {
           this.growing.add(name);
         }
       }
@@ -240,13 +309,18 @@ class Module {
   /** @param {Node} node @param {string} name */
   isInjectOf(node, name) {
     const injected = this.injected(node, name);
-    return injected !== null && (name !== 'HttpClient' || this.importedFrom(injected, ANGULAR_HTTP) === 'HttpClient');
+    return (
+      injected !== null &&
+      (name !== 'HttpClient' || this.importedFrom(injected, ANGULAR_HTTP) === 'HttpClient')
+    );
   }
 
   /** @param {Node} annotation @returns {string | null} `X` for `: X`. */
   typeName(annotation) {
     const t = annotation?.typeAnnotation;
-    return t?.type === 'TSTypeReference' && t.typeName.type === 'Identifier' ? t.typeName.name : null;
+    return t?.type === 'TSTypeReference' && t.typeName.type === 'Identifier'
+      ? t.typeName.name
+      : null;
   }
 
   /** @param {Node} annotation */
@@ -274,7 +348,14 @@ class Module {
     const parse = this.options.parse;
     if (!parse) return null;
     const base = resolve(dirname(this.filename), source);
-    for (const file of [base, `${base}.ts`, `${base}.js`, `${base}.mjs`, `${base}/index.ts`, `${base}/index.js`]) {
+    for (const file of [
+      base,
+      `${base}.ts`,
+      `${base}.js`,
+      `${base}.mjs`,
+      `${base}/index.ts`,
+      `${base}/index.js`,
+    ]) {
       let stat;
       try {
         stat = statSync(file);
@@ -313,7 +394,8 @@ class Module {
     /** @type {string | null} */
     let found = null;
     walk(node, (n) => {
-      if (found === null && n.type === 'CallExpression') found = this.requestCall(n, this.classOf(n) ?? cls, depth);
+      if (found === null && n.type === 'CallExpression')
+        found = this.requestCall(n, this.classOf(n) ?? cls, depth);
     });
     this.requestMemo.set(node, found);
     return found;
@@ -322,7 +404,8 @@ class Module {
   /** @param {Node} node @returns {ClassInfo | null} */
   classOf(node) {
     for (let n = node.parent; n; n = n.parent) {
-      if ((n.type === 'ClassDeclaration' || n.type === 'ClassExpression') && n.id) return this.classes.get(n.id.name) ?? null;
+      if ((n.type === 'ClassDeclaration' || n.type === 'ClassExpression') && n.id)
+        return this.classes.get(n.id.name) ?? null;
     }
     return null;
   }
@@ -347,11 +430,13 @@ class Module {
     if (callee.type !== 'MemberExpression' || callee.computed) return null;
     const method = propName(callee.property);
     const receiver = unwrap(callee.object);
-    if (method === 'fetch' && receiver.type === 'Identifier' && GLOBALS.has(receiver.name)) return 'fetch()';
+    if (method === 'fetch' && receiver.type === 'Identifier' && GLOBALS.has(receiver.name))
+      return 'fetch()';
     if (method === null) return null;
     const recv = refName(receiver);
     if (HTTP_METHODS.has(method) && recv !== null) {
-      if (recv.startsWith('this.') && cls?.httpProps.has(recv.slice(5))) return `HttpClient.${method}()`;
+      if (recv.startsWith('this.') && cls?.httpProps.has(recv.slice(5)))
+        return `HttpClient.${method}()`;
       if (!recv.includes('.') && this.httpVars.has(recv)) return `HttpClient.${method}()`;
     }
     if (depth >= MAX_DEPTH || !cls) return null;
@@ -454,9 +539,15 @@ function chainFrom(root) {
 /** @param {Node} op An operator inside a `.pipe(...)` call. @returns {Chain | null} */
 function chainOfOperator(op) {
   const pipe = outward(op).parent;
-  if (pipe?.type !== 'CallExpression' || calledMethod(pipe) !== 'pipe' || !pipe.arguments.includes(op)) return null;
+  if (
+    pipe?.type !== 'CallExpression' ||
+    calledMethod(pipe) !== 'pipe' ||
+    !pipe.arguments.includes(op)
+  )
+    return null;
   let root = unwrap(unwrap(pipe.callee).object);
-  while (root.type === 'CallExpression' && calledMethod(root) === 'pipe') root = unwrap(unwrap(root.callee).object);
+  while (root.type === 'CallExpression' && calledMethod(root) === 'pipe')
+    root = unwrap(unwrap(root.callee).object);
   return chainFrom(root);
 }
 
@@ -484,7 +575,12 @@ function enclosingChains(chain) {
  * @returns {Finding[]} Sorted by position.
  */
 export function findPollers(program, options) {
-  const mod = new Module(program, options.filename, { parse: options.parse }, options.cache ?? new Map());
+  const mod = new Module(
+    program,
+    options.filename,
+    { parse: options.parse },
+    options.cache ?? new Map(),
+  );
   /** @type {Finding[]} */
   const findings = [];
   /** @type {Set<Node>} */
@@ -497,7 +593,8 @@ export function findPollers(program, options) {
   calls.sort((a, b) => a.range[0] - b.range[0]);
 
   for (const call of calls) {
-    const finding = periodic(mod, call, claimed) ?? looped(mod, call, claimed) ?? timerLoop(mod, call);
+    const finding =
+      periodic(mod, call, claimed) ?? looped(mod, call, claimed) ?? timerLoop(mod, call);
     if (finding) findings.push(finding);
   }
   return findings;
@@ -542,14 +639,29 @@ function looped(mod, op, claimed) {
   if (name === 'expand') {
     const wait = find(op, (n) => ['timer', 'delay'].includes(mod.rx(n) ?? ''));
     if (!wait) return null;
-    backoff = grows(wait.arguments[0], mod.growing) ? { ok: true, how: 'growing timer()' } : { ok: false, how: 'fixed delay' };
+    backoff = grows(wait.arguments[0], mod.growing)
+      ? { ok: true, how: 'growing timer()' }
+      : { ok: false, how: 'fixed delay' };
   } else {
-    if (name?.startsWith('retry') && !before.some((part) => find(part, (n) => n.type === 'ThrowStatement' || mod.rx(n) === 'throwError'))) {
+    if (
+      name?.startsWith('retry') &&
+      !before.some((part) =>
+        find(part, (n) => n.type === 'ThrowStatement' || mod.rx(n) === 'throwError'),
+      )
+    ) {
       return null; // an ordinary retry on error, not "throw until done"
     }
     const config = op.arguments[0];
-    const delay = config?.type === 'ObjectExpression' ? config.properties.find((/** @type {Node} */ p) => propName(p.key) === 'delay')?.value : name?.endsWith('When') ? config : null;
-    backoff = delay && isFunction(delay) && grows(delay.body, mod.growing) ? { ok: true, how: 'growing delay' } : { ok: false, how: 'fixed delay' };
+    const delay =
+      config?.type === 'ObjectExpression'
+        ? config.properties.find((/** @type {Node} */ p) => propName(p.key) === 'delay')?.value
+        : name?.endsWith('When')
+          ? config
+          : null;
+    backoff =
+      delay && isFunction(delay) && grows(delay.body, mod.growing)
+        ? { ok: true, how: 'growing delay' }
+        : { ok: false, how: 'fixed delay' };
   }
   claimed.add(chain.top);
   return { node: op, mechanism: `${name}()`, request, ...rxVerdicts(mod, chain, op), backoff };
@@ -564,14 +676,18 @@ function looped(mod, op, claimed) {
 function requestOf(mod, value, cls) {
   const v = unwrap(value);
   if (isFunction(v)) return mod.requestIn(v.body, cls, 0);
-  const ref = v.type === 'CallExpression' && calledMethod(v) === 'bind' ? unwrap(unwrap(v.callee).object) : v;
-  if (ref.type === 'Identifier' || ref.type === 'MemberExpression') return mod.requestCall({ type: 'CallExpression', callee: ref, arguments: [] }, cls, 0);
+  const ref =
+    v.type === 'CallExpression' && calledMethod(v) === 'bind' ? unwrap(unwrap(v.callee).object) : v;
+  if (ref.type === 'Identifier' || ref.type === 'MemberExpression')
+    return mod.requestCall({ type: 'CallExpression', callee: ref, arguments: [] }, cls, 0);
   return mod.requestIn(v, cls, 0);
 }
 
 /** @param {{ arguments: Node[] }} call */
 function argsText(call) {
-  return call.arguments.map((/** @type {Node} */ a) => (isNumberLiteral(a) ? String(a.value) : (refName(a) ?? '…'))).join(', ');
+  return call.arguments
+    .map((/** @type {Node} */ a) => (isNumberLiteral(a) ? String(a.value) : (refName(a) ?? '…')))
+    .join(', ');
 }
 
 /**
@@ -589,21 +705,35 @@ function rxVerdicts(mod, chain, loop) {
   let cleanup = null;
   for (const op of ops) {
     const name = mod.rx(op);
-    if ((name === 'timeout' || name === 'timeoutWith') && !timeout.ok) timeout = { ok: true, how: `${name}()` };
+    if ((name === 'timeout' || name === 'timeoutWith') && !timeout.ok)
+      timeout = { ok: true, how: `${name}()` };
     else if (name === 'take' && !timeout.ok) timeout = { ok: true, how: 'take()' };
     else if (name === 'takeUntil') {
       const notifier = op.arguments[0];
       if (mod.rx(unwrap(notifier)) === 'timer') {
         if (!timeout.ok) timeout = { ok: true, how: 'takeUntil(timer())' };
       } else cleanup ??= { ok: true, how: `takeUntil(${refName(unwrap(notifier)) ?? '…'})` };
-    } else if (op.type === 'CallExpression' && unwrap(op.callee).type === 'Identifier' && mod.importedFrom(unwrap(op.callee).name, '@angular/core/rxjs-interop') === 'takeUntilDestroyed') {
+    } else if (
+      op.type === 'CallExpression' &&
+      unwrap(op.callee).type === 'Identifier' &&
+      mod.importedFrom(unwrap(op.callee).name, '@angular/core/rxjs-interop') ===
+        'takeUntilDestroyed'
+    ) {
       cleanup ??= { ok: true, how: 'takeUntilDestroyed()' };
     }
   }
   if (!timeout.ok && loop) {
     const config = loop.arguments[0];
-    const count = isNumberLiteral(config) ? config : config?.type === 'ObjectExpression' ? config.properties.find((/** @type {Node} */ p) => propName(p.key) === 'count')?.value : null;
-    if (count) timeout = { ok: true, how: `count ${isNumberLiteral(count) ? count.value : (refName(count) ?? '…')}` };
+    const count = isNumberLiteral(config)
+      ? config
+      : config?.type === 'ObjectExpression'
+        ? config.properties.find((/** @type {Node} */ p) => propName(p.key) === 'count')?.value
+        : null;
+    if (count)
+      timeout = {
+        ok: true,
+        how: `count ${isNumberLiteral(count) ? count.value : (refName(count) ?? '…')}`,
+      };
   }
   return { timeout, cleanup: cleanup ?? subscriptionCleanup(mod, chains[chains.length - 1].top) };
 }
@@ -619,14 +749,33 @@ function subscriptionCleanup(mod, top) {
   if (subscribe) {
     const holder = heldIn(outward(subscribe));
     if (!holder) return { ok: false, how: 'subscription dropped' };
-    return released(mod, subscribe, (c) => calledMethod(c) === 'unsubscribe' && refName(unwrap(unwrap(c.callee).object)) === holder, 'unsubscribe()') ?? { ok: false, how: `${holder} never unsubscribed on destroy` };
+    return (
+      released(
+        mod,
+        subscribe,
+        (c) =>
+          calledMethod(c) === 'unsubscribe' && refName(unwrap(unwrap(c.callee).object)) === holder,
+        'unsubscribe()',
+      ) ?? { ok: false, how: `${holder} never unsubscribed on destroy` }
+    );
   }
   const use = outward(top).parent;
   if (use?.type === 'CallExpression' && use.arguments.includes(outward(top))) {
     const fn = unwrap(use.callee);
-    if (fn.type === 'Identifier' && mod.importedFrom(fn.name, '@angular/core/rxjs-interop') === 'toSignal') return { ok: true, how: 'toSignal()' };
+    if (
+      fn.type === 'Identifier' &&
+      mod.importedFrom(fn.name, '@angular/core/rxjs-interop') === 'toSignal'
+    )
+      return { ok: true, how: 'toSignal()' };
   }
-  if (use && (use.type === 'ReturnStatement' || use.type === 'ArrowFunctionExpression' || use.type === 'PropertyDefinition' || use.type === 'AssignmentExpression' || use.type === 'VariableDeclarator')) {
+  if (
+    use &&
+    (use.type === 'ReturnStatement' ||
+      use.type === 'ArrowFunctionExpression' ||
+      use.type === 'PropertyDefinition' ||
+      use.type === 'AssignmentExpression' ||
+      use.type === 'VariableDeclarator')
+  ) {
     return { ok: null, how: 'returned to the caller' };
   }
   return { ok: false, how: 'never unsubscribed' };
@@ -636,9 +785,12 @@ function subscriptionCleanup(mod, top) {
 function heldIn(value) {
   const p = value.parent;
   if (p?.type === 'AssignmentExpression' && p.right === value) return refName(p.left);
-  if (p?.type === 'VariableDeclarator' && p.init === value && p.id.type === 'Identifier') return p.id.name;
-  if (p?.type === 'PropertyDefinition' && p.value === value && !p.computed && propName(p.key)) return `this.${propName(p.key)}`;
-  if (p?.type === 'CallExpression' && p.arguments.includes(value) && calledMethod(p) === 'add') return refName(unwrap(unwrap(p.callee).object));
+  if (p?.type === 'VariableDeclarator' && p.init === value && p.id.type === 'Identifier')
+    return p.id.name;
+  if (p?.type === 'PropertyDefinition' && p.value === value && !p.computed && propName(p.key))
+    return `this.${propName(p.key)}`;
+  if (p?.type === 'CallExpression' && p.arguments.includes(value) && calledMethod(p) === 'add')
+    return refName(unwrap(unwrap(p.callee).object));
   return null;
 }
 
@@ -664,7 +816,11 @@ function released(mod, from, releases, what) {
         verdict = { ok: true, how: `${what} in ngOnDestroy` };
         return;
       }
-      if (isFunction(a) && a.parent?.type === 'CallExpression' && calledMethod(a.parent) === 'onDestroy') {
+      if (
+        isFunction(a) &&
+        a.parent?.type === 'CallExpression' &&
+        calledMethod(a.parent) === 'onDestroy'
+      ) {
         verdict = { ok: true, how: `${what} in DestroyRef.onDestroy` };
         return;
       }
@@ -683,7 +839,12 @@ function enclosingFunction(node) {
 function timerFunction(call) {
   const callee = unwrap(call.callee);
   if (callee.type === 'Identifier') return callee.name;
-  if (callee.type === 'MemberExpression' && unwrap(callee.object).type === 'Identifier' && GLOBALS.has(unwrap(callee.object).name)) return propName(callee.property);
+  if (
+    callee.type === 'MemberExpression' &&
+    unwrap(callee.object).type === 'Identifier' &&
+    GLOBALS.has(unwrap(callee.object).name)
+  )
+    return propName(callee.property);
   return null;
 }
 
@@ -704,13 +865,22 @@ function timerLoop(mod, call) {
     const request = requestOf(mod, callback, cls);
     if (request === null) return null;
     const handle = heldIn(outward(call));
-    const clears = (/** @type {Node} */ c) => timerFunction(c) === 'clearInterval' && handle !== null && refName(unwrap(c.arguments[0])) === handle;
+    const clears = (/** @type {Node} */ c) =>
+      timerFunction(c) === 'clearInterval' &&
+      handle !== null &&
+      refName(unwrap(c.arguments[0])) === handle;
     return {
       node: call,
       mechanism: `setInterval(…, ${argsText({ arguments: [delay] })})`,
       request,
       timeout: intervalTimeout(mod, call, callback, clears),
-      cleanup: handle === null ? { ok: false, how: 'handle dropped' } : (released(mod, call, clears, 'clearInterval()') ?? { ok: false, how: 'never cleared on destroy' }),
+      cleanup:
+        handle === null
+          ? { ok: false, how: 'handle dropped' }
+          : (released(mod, call, clears, 'clearInterval()') ?? {
+              ok: false,
+              how: 'never cleared on destroy',
+            }),
       backoff: { ok: false, how: 'fixed period' },
     };
   }
@@ -719,23 +889,38 @@ function timerLoop(mod, call) {
   const owner = enclosingNamedFunction(mod, call);
   if (!owner) return null;
   const target = isFunction(callback) ? callback.body : callback;
-  const recursion = find(target, (n) => {
-    if (n === callback) return false;
-    const callee = n.type === 'CallExpression' ? unwrap(n.callee) : n;
-    return refName(callee) === owner.ref;
-  }) ?? (refName(callback) === owner.ref ? callback : undefined);
+  const recursion =
+    find(target, (n) => {
+      if (n === callback) return false;
+      const callee = n.type === 'CallExpression' ? unwrap(n.callee) : n;
+      return refName(callee) === owner.ref;
+    }) ?? (refName(callback) === owner.ref ? callback : undefined);
   if (!recursion) return null;
   const request = mod.requestIn(owner.fn.body, cls, 0);
   if (request === null) return null;
   const handle = heldIn(outward(call));
-  const clears = (/** @type {Node} */ c) => timerFunction(c) === 'clearTimeout' && handle !== null && refName(unwrap(c.arguments[0])) === handle;
+  const clears = (/** @type {Node} */ c) =>
+    timerFunction(c) === 'clearTimeout' &&
+    handle !== null &&
+    refName(unwrap(c.arguments[0])) === handle;
   return {
     node: call,
     mechanism: 'setTimeout() loop',
     request,
-    timeout: guardedByLimit(call, owner.fn) ? { ok: true, how: 'attempt or deadline check' } : { ok: false, how: 'none' },
-    cleanup: handle === null ? { ok: false, how: 'handle dropped' } : (released(mod, call, clears, 'clearTimeout()') ?? { ok: false, how: 'never cleared on destroy' }),
-    backoff: delay && grows(delay, mod.growing) ? { ok: true, how: 'growing delay' } : { ok: false, how: 'fixed delay' },
+    timeout: guardedByLimit(call, owner.fn)
+      ? { ok: true, how: 'attempt or deadline check' }
+      : { ok: false, how: 'none' },
+    cleanup:
+      handle === null
+        ? { ok: false, how: 'handle dropped' }
+        : (released(mod, call, clears, 'clearTimeout()') ?? {
+            ok: false,
+            how: 'never cleared on destroy',
+          }),
+    backoff:
+      delay && grows(delay, mod.growing)
+        ? { ok: true, how: 'growing delay' }
+        : { ok: false, how: 'fixed delay' },
   };
 }
 
@@ -746,12 +931,16 @@ function timerLoop(mod, call) {
 function enclosingNamedFunction(mod, node) {
   for (let n = node.parent; n; n = n.parent) {
     if (!isFunction(n)) continue;
-    if (n.parent?.type === 'MethodDefinition' || (n.parent?.type === 'PropertyDefinition' && n.parent.value === n)) {
+    if (
+      n.parent?.type === 'MethodDefinition' ||
+      (n.parent?.type === 'PropertyDefinition' && n.parent.value === n)
+    ) {
       const name = propName(n.parent.key);
       if (name && mod.classOf(n)) return { fn: n, ref: `this.${name}` };
     }
     if (n.type === 'FunctionDeclaration' && n.id) return { fn: n, ref: n.id.name };
-    if (n.parent?.type === 'VariableDeclarator' && n.parent.id.type === 'Identifier') return { fn: n, ref: n.parent.id.name };
+    if (n.parent?.type === 'VariableDeclarator' && n.parent.id.type === 'Identifier')
+      return { fn: n, ref: n.parent.id.name };
   }
   return null;
 }
@@ -764,9 +953,21 @@ function enclosingNamedFunction(mod, node) {
  */
 function intervalTimeout(mod, call, callback, clears) {
   const scope = mod.classOf(call)?.node ?? enclosingFunction(call) ?? mod.program;
-  const timed = find(scope, (n) => n.type === 'CallExpression' && timerFunction(n) === 'setTimeout' && n.arguments[0] && Boolean(find(n.arguments[0], (c) => c.type === 'CallExpression' && clears(c))));
+  const timed = find(
+    scope,
+    (n) =>
+      n.type === 'CallExpression' &&
+      timerFunction(n) === 'setTimeout' &&
+      n.arguments[0] &&
+      Boolean(find(n.arguments[0], (c) => c.type === 'CallExpression' && clears(c))),
+  );
   if (timed) return { ok: true, how: 'setTimeout() → clearInterval()' };
-  const guarded = isFunction(callback) && find(callback.body, (n) => n.type === 'CallExpression' && clears(n) && guardedByLimit(n, callback));
+  const guarded =
+    isFunction(callback) &&
+    find(
+      callback.body,
+      (n) => n.type === 'CallExpression' && clears(n) && guardedByLimit(n, callback),
+    );
   return guarded ? { ok: true, how: 'attempt or deadline check' } : { ok: false, how: 'none' };
 }
 
@@ -777,13 +978,26 @@ function intervalTimeout(mod, call, callback, clears) {
  */
 function guardedByLimit(node, fn) {
   for (let n = node.parent; n && n !== fn; n = n.parent) {
-    const test = n.type === 'IfStatement' || n.type === 'ConditionalExpression' ? n.test : n.type === 'LogicalExpression' ? n.left : null;
+    const test =
+      n.type === 'IfStatement' || n.type === 'ConditionalExpression'
+        ? n.test
+        : n.type === 'LogicalExpression'
+          ? n.left
+          : null;
     if (!test) continue;
     const limit = find(test, (t) => {
-      if (t.type === 'CallExpression' && ['Date.now', 'performance.now'].includes(refName(unwrap(t.callee)) ?? '')) return true;
+      if (
+        t.type === 'CallExpression' &&
+        ['Date.now', 'performance.now'].includes(refName(unwrap(t.callee)) ?? '')
+      )
+        return true;
       if (t.type === 'NewExpression' && refName(t.callee) === 'Date') return true;
       if (t.type === 'BinaryExpression' && ['<', '<=', '>', '>='].includes(t.operator)) {
-        return [t.left, t.right].some((side) => ATTEMPT_NAME.test(refName(unwrap(side.type === 'UpdateExpression' ? side.argument : side)) ?? ''));
+        return [t.left, t.right].some((side) =>
+          ATTEMPT_NAME.test(
+            refName(unwrap(side.type === 'UpdateExpression' ? side.argument : side)) ?? '',
+          ),
+        );
       }
       return false;
     });

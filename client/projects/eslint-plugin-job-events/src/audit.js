@@ -11,7 +11,15 @@ import { REPLACEMENT, parseMessage } from './rules/no-unbounded-polling.js';
 
 export const RULE_ID = 'job-events/no-unbounded-polling';
 export const FILES = ['**/*.ts', '**/*.mts', '**/*.cts', '**/*.js', '**/*.mjs', '**/*.cjs'];
-export const IGNORES = ['**/node_modules/**', '**/dist/**', '**/*.d.ts', '**/*.spec.ts', '**/*.test.ts', '**/*.spec.js', '**/*.test.js'];
+export const IGNORES = [
+  '**/node_modules/**',
+  '**/dist/**',
+  '**/*.d.ts',
+  '**/*.spec.ts',
+  '**/*.test.ts',
+  '**/*.spec.js',
+  '**/*.test.js',
+];
 
 /** @typedef {import('./analysis.js').Verdict} Verdict */
 
@@ -44,7 +52,10 @@ export const IGNORES = ['**/node_modules/**', '**/dist/**', '**/*.d.ts', '**/*.s
  */
 export async function audit(paths, options = {}) {
   const cwd = options.cwd ?? process.cwd();
-  const [{ ESLint }, tsParser] = await Promise.all([import('eslint'), import('@typescript-eslint/parser')]);
+  const [{ ESLint }, tsParser] = await Promise.all([
+    import('eslint'),
+    import('@typescript-eslint/parser'),
+  ]);
   const eslint = new ESLint({
     cwd,
     overrideConfigFile: true, // the project's own lint config plays no part in the inventory
@@ -101,7 +112,9 @@ export async function audit(paths, options = {}) {
 /** @param {string} name @param {Verdict} v */
 function verdict(name, v) {
   if (v.ok === true) return `${name} yes (${v.how})`;
-  return v.ok === false ? `${name} NO${v.how === 'none' ? '' : ` (${v.how})`}` : `${name} left to the caller`;
+  return v.ok === false
+    ? `${name} NO${v.how === 'none' ? '' : ` (${v.how})`}`
+    : `${name} left to the caller`;
 }
 
 /** @param {number} n @param {string} one @param {string} [many] */
@@ -115,11 +128,15 @@ function count(n, one, many = `${one}s`) {
  */
 export function formatText(report) {
   const t = report.totals;
-  const lines = [`job-events-audit: ${count(t.pollers, 'poller')} in ${count(report.filesWithPollers, 'file')} (${report.filesScanned} scanned)`];
+  const lines = [
+    `job-events-audit: ${count(t.pollers, 'poller')} in ${count(report.filesWithPollers, 'file')} (${report.filesScanned} scanned)`,
+  ];
   if (t.pollers > 0) {
     for (const p of report.pollers) {
       lines.push('', `${p.file}:${p.line}:${p.column}  ${p.mechanism} → ${p.request}`);
-      lines.push(`    ${[verdict('timeout', p.timeout), verdict('cleanup', p.cleanup), verdict('backoff', p.backoff)].join(' · ')}`);
+      lines.push(
+        `    ${[verdict('timeout', p.timeout), verdict('cleanup', p.cleanup), verdict('backoff', p.backoff)].join(' · ')}`,
+      );
     }
     lines.push(
       '',

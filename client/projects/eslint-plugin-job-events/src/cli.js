@@ -25,7 +25,15 @@ Needs eslint (9 or 10) and @typescript-eslint/parser (8) in the project:
 async function main(argv) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
   } catch (e) {
     process.stderr.write(`${/** @type {Error} */ (e).message}\n\n${USAGE}`);
     return 2;
@@ -45,7 +53,9 @@ async function main(argv) {
   } catch (e) {
     const err = /** @type {NodeJS.ErrnoException} */ (e);
     if (err.code === 'ERR_MODULE_NOT_FOUND') {
-      process.stderr.write(`job-events-audit: ${err.message.split('\n')[0]}\nInstall what it runs on: npm install --save-dev eslint @typescript-eslint/parser\n`);
+      process.stderr.write(
+        `job-events-audit: ${err.message.split('\n')[0]}\nInstall what it runs on: npm install --save-dev eslint @typescript-eslint/parser\n`,
+      );
       return 2;
     }
     throw e;
@@ -58,7 +68,9 @@ async function main(argv) {
     process.stderr.write(`job-events-audit: ${/** @type {Error} */ (e).message.split('\n')[0]}\n`);
     return 2;
   }
-  process.stdout.write(parsed.values.json ? JSON.stringify(report, null, 2) + '\n' : auditModule.formatText(report));
+  process.stdout.write(
+    parsed.values.json ? JSON.stringify(report, null, 2) + '\n' : auditModule.formatText(report),
+  );
   if (report.errors.length > 0) return 1;
   return parsed.values.check && report.pollers.length > 0 ? 1 : 0;
 }

@@ -41,11 +41,18 @@ describe('job-events-audit on fixtures/legacy-app', () => {
     assert.equal(code, 0);
     assert.equal(stdout, await readFile(new URL('./fixture-report.txt', import.meta.url), 'utf8'));
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
-    assert.ok(readme.includes('```text\n$ npx job-events-audit src\n' + stdout + '```'), 'client/README.md shows this run');
+    assert.ok(
+      readme.includes('```text\n$ npx job-events-audit src\n' + stdout + '```'),
+      'client/README.md shows this run',
+    );
   });
 
   it('finds nothing in the file of timers that make no request', async () => {
-    const { code, stdout } = await run(['src/app/widgets/no-request.component.ts', 'src/app/widgets/activity.service.ts', '--json']);
+    const { code, stdout } = await run([
+      'src/app/widgets/no-request.component.ts',
+      'src/app/widgets/activity.service.ts',
+      '--json',
+    ]);
     assert.equal(code, 0);
     const report = JSON.parse(stdout);
     assert.equal(report.filesScanned, 2);
@@ -61,7 +68,10 @@ describe('job-events-audit on fixtures/legacy-app', () => {
     const dir = await mkdtemp(join(tmpdir(), 'audit-'));
     try {
       await writeFile(join(dir, 'broken.ts'), 'export class {\n');
-      await writeFile(join(dir, 'ok.ts'), "import { interval } from 'rxjs';\nexport const t = interval(1000);\n");
+      await writeFile(
+        join(dir, 'ok.ts'),
+        "import { interval } from 'rxjs';\nexport const t = interval(1000);\n",
+      );
       const { code, stdout } = await run(['.', '--json'], dir);
       assert.equal(code, 1);
       const report = JSON.parse(stdout);

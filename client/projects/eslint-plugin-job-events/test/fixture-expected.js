@@ -7,6 +7,7 @@ const NONE = no('none');
 const FIXED = no('fixed period');
 
 /** [file under src/app, line, column, mechanism, request, timeout, cleanup, backoff] */
+// prettier-ignore
 const rows = [
   ['exports/export-status.service.ts', 16, 5, 'interval(10000)', 'HttpClient.get()', NONE, no('subscription dropped'), FIXED],
   ['exports/legacy-poller.ts', 3, 18, 'setInterval(…, 5000)', 'fetch()', yes('setTimeout() → clearInterval()'), no('never cleared on destroy'), FIXED],
@@ -21,19 +22,21 @@ const rows = [
   ['reports/report.service.ts', 18, 7, 'repeat()', 'HttpClient.get()', NONE, CALLER, no('fixed delay')],
   ['reports/report.service.ts', 32, 7, 'retry()', 'HttpClient.get()', yes('count 20'), CALLER, yes('growing delay')],
   ['widgets/health.component.ts', 11, 17, 'interval(30000)', 'this.check() → fetch()', NONE, yes('unsubscribe() in DestroyRef.onDestroy'), FIXED],
-  ['widgets/queue-depth.component.ts', 10, 29, 'timer(0, 15000)', 'HttpClient.get()', NONE, yes('toSignal()'), FIXED],
+  ['widgets/queue-depth.component.ts', 11, 5, 'timer(0, 15000)', 'HttpClient.get()', NONE, yes('toSignal()'), FIXED],
 ];
 
-export const expectedPollers = rows.map(([file, line, column, mechanism, request, timeout, cleanup, backoff]) => ({
-  file: `src/app/${file}`,
-  line,
-  column,
-  mechanism,
-  request,
-  timeout,
-  cleanup,
-  backoff,
-}));
+export const expectedPollers = rows.map(
+  ([file, line, column, mechanism, request, timeout, cleanup, backoff]) => ({
+    file: `src/app/${file}`,
+    line,
+    column,
+    mechanism,
+    request,
+    timeout,
+    cleanup,
+    backoff,
+  }),
+);
 
 export const expectedTotals = {
   pollers: 14,

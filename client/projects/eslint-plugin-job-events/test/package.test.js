@@ -26,13 +26,25 @@ describe('job-events-audit in the job-events package', { timeout: 300_000 }, () 
     assert.equal(typeof shipped.rules['no-unbounded-polling'].create, 'function');
     assert.equal(shipped.configs.recommended.rules['job-events/no-unbounded-polling'], 'warn');
 
-    const { stdout: packed } = await exec('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: DIST });
+    const { stdout: packed } = await exec(
+      'npm',
+      ['pack', '--dry-run', '--json', '--ignore-scripts'],
+      { cwd: DIST },
+    );
     const files = JSON.parse(packed)[0].files.map((/** @type {{ path: string }} */ f) => f.path);
-    for (const file of ['audit/cli.js', 'audit/audit.js', 'audit/analysis.js', 'audit/index.js', 'audit/rules/no-unbounded-polling.js']) {
+    for (const file of [
+      'audit/cli.js',
+      'audit/audit.js',
+      'audit/analysis.js',
+      'audit/index.js',
+      'audit/rules/no-unbounded-polling.js',
+    ]) {
       assert.ok(files.includes(file), `${file} is in the tarball`);
     }
 
-    const { stdout } = await exec(process.execPath, [`${DIST}/audit/cli.js`, 'src', '--json'], { cwd: FIXTURE });
+    const { stdout } = await exec(process.execPath, [`${DIST}/audit/cli.js`, 'src', '--json'], {
+      cwd: FIXTURE,
+    });
     assert.deepEqual(JSON.parse(stdout).pollers, expectedPollers);
   });
 });

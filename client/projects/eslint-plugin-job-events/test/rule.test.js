@@ -13,7 +13,8 @@ RuleTester.it = it;
 RuleTester.itOnly = it.only;
 
 const tester = new RuleTester({ languageOptions: { parser: tsParser, sourceType: 'module' } });
-const fixture = (path) => fileURLToPath(new URL(`../fixtures/legacy-app/src/app/${path}`, import.meta.url));
+const fixture = (path) =>
+  fileURLToPath(new URL(`../fixtures/legacy-app/src/app/${path}`, import.meta.url));
 
 const HEAD = `
 import { HttpClient } from '@angular/common/http';
@@ -60,17 +61,29 @@ class A { http = inject(HttpClient); go() { return interval(1000) && this.http.g
     `${HEAD}
 class A { http = inject(HttpClient); go() { this.http.get('/x').subscribe(() => setTimeout(() => this.done(), 100)); } done() {} }`,
     // an injected service that makes no request (followed into its file)
-    { code: `
+    {
+      code: `
 import { inject } from '@angular/core';
 import { ActivityService } from './activity.service';
 class A { activity = inject(ActivityService); h = setInterval(() => this.activity.touch(), 60_000); }`,
-      filename: fixture('widgets/a.component.ts') },
+      filename: fixture('widgets/a.component.ts'),
+    },
   ],
   invalid: [
     {
       code: `${HEAD}
 class A { http = inject(HttpClient); constructor() { interval(5000).pipe(switchMap(() => this.http.get('/s'))).subscribe(); } }`,
-      errors: [poller(1, 54, 'interval(5000)', 'HttpClient.get()', NONE, 'no (subscription dropped)', FIXED)],
+      errors: [
+        poller(
+          1,
+          54,
+          'interval(5000)',
+          'HttpClient.get()',
+          NONE,
+          'no (subscription dropped)',
+          FIXED,
+        ),
+      ],
     },
     {
       // a constructor parameter property, a take() bound, unsubscribed in ngOnDestroy
@@ -78,27 +91,67 @@ class A { http = inject(HttpClient); constructor() { interval(5000).pipe(switchM
 class A implements OnDestroy { private sub = interval(1000).pipe(take(30), switchMap(() => this.http.post('/s', {}))).subscribe();
   constructor(private http: HttpClient) {}
   ngOnDestroy() { this.sub.unsubscribe(); } }`,
-      errors: [poller(1, 46, 'interval(1000)', 'HttpClient.post()', 'yes (take())', 'yes (unsubscribe() in ngOnDestroy)', FIXED)],
+      errors: [
+        poller(
+          1,
+          46,
+          'interval(1000)',
+          'HttpClient.post()',
+          'yes (take())',
+          'yes (unsubscribe() in ngOnDestroy)',
+          FIXED,
+        ),
+      ],
     },
     {
       // unsubscribe only when done is not a cleanup on destroy
       code: `${HEAD}
 class A { http = inject(HttpClient); go() { const sub = interval(1000).subscribe(() => this.http.get('/s').subscribe(() => sub.unsubscribe())); } }`,
-      errors: [poller(1, 57, 'interval(1000)', 'HttpClient.get()', NONE, 'no (sub never unsubscribed on destroy)', FIXED)],
+      errors: [
+        poller(
+          1,
+          57,
+          'interval(1000)',
+          'HttpClient.get()',
+          NONE,
+          'no (sub never unsubscribed on destroy)',
+          FIXED,
+        ),
+      ],
     },
     {
       // takeUntil(destroy$) is a cleanup, takeUntil(timer()) a timeout
       code: `${HEAD}
 class A { http = inject(HttpClient); destroy$ = new Subject<void>();
   a = timer(0, 2000).pipe(switchMap(() => this.http.get('/s')), takeUntil(this.destroy$), takeUntil(timer(60_000))).subscribe(); }`,
-      errors: [poller(2, 7, 'timer(0, 2000)', 'HttpClient.get()', 'yes (takeUntil(timer()))', 'yes (takeUntil(this.destroy$))', FIXED)],
+      errors: [
+        poller(
+          2,
+          7,
+          'timer(0, 2000)',
+          'HttpClient.get()',
+          'yes (takeUntil(timer()))',
+          'yes (takeUntil(this.destroy$))',
+          FIXED,
+        ),
+      ],
     },
     {
       // nested: the outer stream's takeUntilDestroyed cleans up the inner poll
       code: `${HEAD}
 class A { http = inject(HttpClient); ids = of('a');
   constructor() { this.ids.pipe(switchMap((id) => interval(4000).pipe(switchMap(() => this.http.get(id)))), takeUntilDestroyed()).subscribe(); } }`,
-      errors: [poller(2, 51, 'interval(4000)', 'HttpClient.get()', NONE, 'yes (takeUntilDestroyed())', FIXED)],
+      errors: [
+        poller(
+          2,
+          51,
+          'interval(4000)',
+          'HttpClient.get()',
+          NONE,
+          'yes (takeUntilDestroyed())',
+          FIXED,
+        ),
+      ],
     },
     {
       // fetch through a function of the module, returned to the caller
@@ -111,12 +164,32 @@ export function poll() { return interval(2000).pipe(switchMap(() => load())); }`
       // a subscribe callback that requests, via a method reference
       code: `${HEAD}
 class A { http = inject(HttpClient); s = interval(9000).subscribe(this.load.bind(this)); load() { this.http.get('/s').subscribe(); } }`,
-      errors: [poller(1, 42, 'interval(9000)', 'this.load() → HttpClient.get()', NONE, 'no (this.s never unsubscribed on destroy)', FIXED)],
+      errors: [
+        poller(
+          1,
+          42,
+          'interval(9000)',
+          'this.load() → HttpClient.get()',
+          NONE,
+          'no (this.s never unsubscribed on destroy)',
+          FIXED,
+        ),
+      ],
     },
     {
       code: `${HEAD}
 class A { http = inject(HttpClient); go() { return this.http.get('/s').pipe(repeat({ count: 10, delay: (n: number) => timer(n * 1000) })); } }`,
-      errors: [poller(1, 77, 'repeat()', 'HttpClient.get()', 'yes (count 10)', CALLER, 'yes (growing delay)')],
+      errors: [
+        poller(
+          1,
+          77,
+          'repeat()',
+          'HttpClient.get()',
+          'yes (count 10)',
+          CALLER,
+          'yes (growing delay)',
+        ),
+      ],
     },
     {
       code: `${HEAD}
@@ -136,13 +209,33 @@ class A { constructor() { const started = Date.now(); const h = window.setInterv
     if (Date.now() - started > 60_000) clearInterval(h);
   }, 3000);
   inject(DestroyRef).onDestroy(() => clearInterval(h)); } }`,
-      errors: [poller(1, 65, 'setInterval(…, 3000)', 'fetch()', 'yes (attempt or deadline check)', 'yes (clearInterval() in DestroyRef.onDestroy)', FIXED)],
+      errors: [
+        poller(
+          1,
+          65,
+          'setInterval(…, 3000)',
+          'fetch()',
+          'yes (attempt or deadline check)',
+          'yes (clearInterval() in DestroyRef.onDestroy)',
+          FIXED,
+        ),
+      ],
     },
     {
       // setInterval with a dropped handle
       code: `${HEAD}
 class A { http = inject(HttpClient); start() { setInterval(() => this.http.get('/s').subscribe(), 1000); } }`,
-      errors: [poller(1, 48, 'setInterval(…, 1000)', 'HttpClient.get()', NONE, 'no (handle dropped)', FIXED)],
+      errors: [
+        poller(
+          1,
+          48,
+          'setInterval(…, 1000)',
+          'HttpClient.get()',
+          NONE,
+          'no (handle dropped)',
+          FIXED,
+        ),
+      ],
     },
     {
       // a setTimeout loop with an attempt count and a fixed delay, cleared on destroy
@@ -150,7 +243,17 @@ class A { http = inject(HttpClient); start() { setInterval(() => this.http.get('
 class A implements OnDestroy { http = inject(HttpClient); t?: ReturnType<typeof setTimeout>; attempts = 0;
   poll() { this.http.get('/s').subscribe(() => { if (this.attempts++ < 20) this.t = setTimeout(() => this.poll(), 2000); }); }
   ngOnDestroy() { clearTimeout(this.t); } }`,
-      errors: [poller(2, 85, 'setTimeout() loop', 'HttpClient.get()', 'yes (attempt or deadline check)', 'yes (clearTimeout() in ngOnDestroy)', 'no (fixed delay)')],
+      errors: [
+        poller(
+          2,
+          85,
+          'setTimeout() loop',
+          'HttpClient.get()',
+          'yes (attempt or deadline check)',
+          'yes (clearTimeout() in ngOnDestroy)',
+          'no (fixed delay)',
+        ),
+      ],
     },
     {
       // an injected service from another file, followed to its HttpClient call
@@ -160,7 +263,19 @@ import { interval, switchMap } from 'rxjs';
 import { JobsApiService } from './jobs-api.service';
 class A { jobs = inject(JobsApiService); s = interval(3000).pipe(switchMap(() => this.jobs.list())).subscribe(); }`,
       filename: fixture('jobs/a.component.ts'),
-      errors: [{ line: 5, column: 46, message: message('interval(3000)', 'JobsApiService.list() → HttpClient.get()', NONE, 'no (this.s never unsubscribed on destroy)', FIXED) }],
+      errors: [
+        {
+          line: 5,
+          column: 46,
+          message: message(
+            'interval(3000)',
+            'JobsApiService.list() → HttpClient.get()',
+            NONE,
+            'no (this.s never unsubscribed on destroy)',
+            FIXED,
+          ),
+        },
+      ],
     },
   ],
 });

@@ -16,7 +16,9 @@ function verdictText(v) {
 }
 
 const VERDICT = String.raw`(yes|no|caller) \((.*?)\)`;
-const MESSAGE = new RegExp(String.raw`^Poller: (.+?) polls (.+?); timeout: ${VERDICT}; cleanup: ${VERDICT}; backoff: ${VERDICT}\. Move it to (.+)\.$`);
+const MESSAGE = new RegExp(
+  String.raw`^Poller: (.+?) polls (.+?); timeout: ${VERDICT}; cleanup: ${VERDICT}; backoff: ${VERDICT}\. Move it to (.+)\.$`,
+);
 
 /**
  * Reads a finding back from this rule's message, so that the audit CLI reports exactly what
@@ -28,7 +30,10 @@ export function parseMessage(message) {
   const m = MESSAGE.exec(message);
   if (!m) return null;
   /** @param {string} word @param {string} how @returns {Verdict} */
-  const verdict = (word, how) => ({ ok: word === 'yes' ? true : word === 'no' ? false : null, how });
+  const verdict = (word, how) => ({
+    ok: word === 'yes' ? true : word === 'no' ? false : null,
+    how,
+  });
   return {
     mechanism: m[1],
     request: m[2],
@@ -47,7 +52,8 @@ const rule = {
   meta: {
     type: 'suggestion',
     docs: {
-      description: 'Find hand-written polling (interval/timer into HTTP, setInterval around HttpClient or fetch, repeat/retry loops) and point it at pollJobStatus()/watchJob()',
+      description:
+        'Find hand-written polling (interval/timer into HTTP, setInterval around HttpClient or fetch, repeat/retry loops) and point it at pollJobStatus()/watchJob()',
       recommended: true,
     },
     schema: [],
@@ -63,14 +69,29 @@ const rule = {
     const parse =
       parser && (parser.parseForESLint || parser.parse)
         ? (code, filename) => {
-            const options = { ecmaVersion: 'latest', sourceType: 'module', ...parserOptions, filePath: filename, range: true, loc: true, project: undefined, projectService: undefined };
-            return parser.parseForESLint ? parser.parseForESLint(code, options).ast : parser.parse(code, options);
+            const options = {
+              ecmaVersion: 'latest',
+              sourceType: 'module',
+              ...parserOptions,
+              filePath: filename,
+              range: true,
+              loc: true,
+              project: undefined,
+              projectService: undefined,
+            };
+            return parser.parseForESLint
+              ? parser.parseForESLint(code, options).ast
+              : parser.parse(code, options);
           }
         : undefined;
     return {
       'Program:exit'(program) {
         linkParents(program);
-        for (const f of findPollers(program, { filename: context.filename, parse, cache: moduleCache })) {
+        for (const f of findPollers(program, {
+          filename: context.filename,
+          parse,
+          cache: moduleCache,
+        })) {
           context.report({
             node: f.node,
             messageId: 'poller',
