@@ -61,6 +61,17 @@ const SKIP_KEYS = new Set([
 ]);
 const ATTEMPT_NAME = /attempt|tries|retries|count|elapsed|deadline|polls/i;
 const MAX_DEPTH = 6;
+/** Operators that see values: a throw in one is "not done yet"; one in catchError is a rethrow. */
+const VALUE_OPERATORS = new Set([
+  'map',
+  'tap',
+  'filter',
+  'switchMap',
+  'mergeMap',
+  'concatMap',
+  'exhaustMap',
+  'flatMap',
+]);
 
 /**
  * Sets `parent` on every node below `root` (ESLint does so for the file it lints; files read to
@@ -645,8 +656,10 @@ function looped(mod, op, claimed) {
   } else {
     if (
       name?.startsWith('retry') &&
-      !before.some((part) =>
-        find(part, (n) => n.type === 'ThrowStatement' || mod.rx(n) === 'throwError'),
+      !before.some(
+        (part) =>
+          VALUE_OPERATORS.has(mod.rx(part) ?? '') &&
+          find(part, (n) => n.type === 'ThrowStatement' || mod.rx(n) === 'throwError'),
       )
     ) {
       return null; // an ordinary retry on error, not "throw until done"

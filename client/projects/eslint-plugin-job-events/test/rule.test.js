@@ -45,6 +45,10 @@ class A { http = inject(HttpClient); go() { return timer(500).pipe(switchMap(() 
     // an ordinary retry on error
     `${HEAD}
 class A { http = inject(HttpClient); go() { return this.http.get('/x').pipe(retry(3)); } }`,
+    // a retry after a catchError that rethrows: error handling, not "throw until done"
+    `${HEAD}
+import { catchError, throwError } from 'rxjs';
+class A { http = inject(HttpClient); go() { return this.http.get('/x').pipe(catchError((e) => throwError(() => e)), retry({ delay: 1000 })); } }`,
     // setInterval around a method that makes no request
     `${HEAD}
 class A { i = 0; h = setInterval(() => this.next(), 5000); next() { this.i++; } }`,
