@@ -2,8 +2,9 @@
 
 `ng build job-events` (and the schematic's tsc step) makes the package and `npm pack` its
 tarball; the Angular CLI pinned in client/package.json makes a new standalone app without
-routing; npm installs the app and then the tarball; `ng add job-events` registers the
-providers; a component written the way the client README shows it starts a job and follows
+routing; npm installs the app; `ng add <tarball>`, in a terminal, installs the package and
+asks for the API URL, and registers the providers (a second `ng add job-events` changes
+nothing); a component written the way the client README shows it starts a job and follows
 it; `ng build` builds it for production; the build is served on an origin of its own beside
 a local host, and Chromium drives it until the job is Completed.
 """
@@ -14,7 +15,9 @@ import contextlib
 import functools
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import threading
@@ -94,7 +97,7 @@ class Steps:
     def __init__(self, log_dir: Path) -> None:
         self.seconds: dict[str, float] = {}
         self.log_dir = log_dir
-        self.env = {**os.environ, "NG_CLI_ANALYTICS": "false", "NG_FORCE_TTY": "false", "CI": "1"}
+        self.env = {**os.environ, "NG_CLI_ANALYTICS": "false"}
 
     def run(self, name: str, command: list[str], cwd: Path, timeout: float = 600) -> str:
         started = time.monotonic()
@@ -106,6 +109,44 @@ class Steps:
         (self.log_dir / f"{name}.log").write_text(output)
         assert done.returncode == 0, f"{name}: {' '.join(command)} exited {done.returncode}:\n{output[-4000:]}"
         return output
+
+    def run_answering(
+        self, name: str, command: list[str], cwd: Path, *, prompt: bytes, answer: str, timeout: float = 300
+    ) -> str:
+        """Runs `command` in a pseudo-terminal (the CLI prompts only in one) and types
+        `answer` once `prompt` shows."""
+        started = time.monotonic()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: exec, or leave without running the parent's cleanup
+            try:
+                os.chdir(cwd)
+                os.execvpe(command[0], command, self.env)
+            finally:
+                os._exit(127)
+        output, answered = b"", False
+        try:
+            while time.monotonic() - started < timeout:
+                if not select.select([fd], [], [], 0.5)[0]:
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if not answered and prompt in output:
+                    os.write(fd, answer.encode() + b"\r")
+                    answered = True
+        finally:
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+        self.seconds[name] = round(time.monotonic() - started, 1)
+        text = output.decode(errors="replace")
+        (self.log_dir / f"{name}.log").write_text(text)
+        assert answered, f"{name}: no prompt {prompt!r} within {timeout}s:\n{text[-4000:]}"
+        assert os.waitstatus_to_exitcode(status) == 0, f"{name} failed:\n{text[-4000:]}"
+        return text
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -155,19 +196,25 @@ def test_the_package_in_a_fresh_app_follows_a_job_to_completed(
                 tmp_path,
             )  # fmt: skip
             steps.run("npm install", ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], app)
-            steps.run("install tarball", ["npm", "install", "--no-audit", "--no-fund", str(tarball)], app)
+            # ng add from the tarball, in a terminal: it installs the package and asks for the
+            # API URL; then `ng add job-events` once more, with another URL: it changes nothing.
+            steps.run_answering(
+                "ng add (tarball, prompt answered)",
+                ["npx", "ng", "add", str(tarball), "--skip-confirmation"],
+                app,
+                prompt=b"Where does the job-events API live?",
+                answer=api_url,
+            )
             manifest = json.loads((app / "package.json").read_text())
             assert manifest["dependencies"]["job-events"].endswith(tarball.name), manifest["dependencies"]
-
-            # ng add: the providers in app.config.ts; a second run changes nothing.
             config_file = app / "src" / "app" / "app.config.ts"
-            add = ["npx", "ng", "add", "job-events", f"--api-url={api_url}", "--skip-confirmation"]
-            steps.run("ng add", add, app)
             config = config_file.read_text()
             assert f"provideJobEvents({{ apiUrl: '{api_url}' }})" in config, config
             assert "provideHttpClient(withFetch())" in config, config
             assert "import { provideJobEvents } from 'job-events';" in config, config
-            steps.run("ng add again", add, app)
+            again = ["npx", "ng", "add", "job-events", "--api-url=https://elsewhere.example.test/api"]
+            output = steps.run("ng add again", again, app)
+            assert "already calls provideJobEvents" in output, output
             assert config_file.read_text() == config, "a second ng add changed app.config.ts"
 
             # The component, then a production build.
