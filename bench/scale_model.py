@@ -430,7 +430,7 @@ def beyond(workload: Workload, active_hours_per_day: float = 10.0) -> list[dict[
             "option": "Redis pub/sub (Managed Redis B0)",
             "fits": deliveries <= p.redis_b0_msgs_per_s,
             "units": "B0" if deliveries <= p.redis_b0_msgs_per_s else "a bigger SKU (not priced)",
-            "usd_month": p.redis_b0_per_hour * hours if deliveries <= p.redis_b0_msgs_per_s else math.nan,
+            "usd_month": p.redis_b0_per_hour * hours if deliveries <= p.redis_b0_msgs_per_s else None,
         }
     )
     tus = max(
@@ -448,7 +448,8 @@ def beyond(workload: Workload, active_hours_per_day: float = 10.0) -> list[dict[
         }
     )
     for entry in rows:
-        entry["usd_month"] = round(entry["usd_month"], 2)
+        if entry["usd_month"] is not None:
+            entry["usd_month"] = round(entry["usd_month"], 2)
     return rows
 
 

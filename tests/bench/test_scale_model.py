@@ -124,4 +124,4 @@ def test_the_readmes_state_the_models_headline() -> None:
     for rate in (10, 100):
         assert f"{sm.max_instances(rate, sm.CURRENT):,} at {rate:,}" in section
     bench = (ROOT / "bench" / "README.md").read_text()
-    assert "python -m bench.scale_model" in bench and f"{TOLERANCE:.0%}" in bench
+    assert "python -m bench.scale_model" in bench and f"within **{TOLERANCE * 100:.0f} %**" in bench
