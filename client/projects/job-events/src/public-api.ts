@@ -17,6 +17,7 @@ export {
   JobEventsService,
   newerVersionsOnly,
   newIdempotencyKey,
+  RESUME_MAX_PAGES,
   type JobEventsHeld,
   type JobEventsStats,
   type StartOptions,
@@ -25,12 +26,24 @@ export {
 export {
   isTerminal,
   type JobEvent,
+  type JobList,
   type JobRef,
   type JobStarted,
   type JobState,
   type JobTransport,
   type WatchToken,
 } from './lib/models';
+export {
+  jobResource,
+  jobsResource,
+  type JobResource,
+  type JobResourceOptions,
+  type JobsResource,
+  type JobsSummary,
+  type JobWatchError,
+  type JobWatchState,
+  type WatchedJob,
+} from './lib/job-resource';
 export { isTransient, type PollOptions } from './lib/poll';
 export {
   jobStatusAdapter,

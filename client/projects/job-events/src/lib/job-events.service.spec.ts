@@ -6,7 +6,12 @@ import { TestBed } from '@angular/core/testing';
 import { map, of } from 'rxjs';
 
 import { JobEventsOptions } from './config';
-import { JobEventsService, newerVersionsOnly, newIdempotencyKey } from './job-events.service';
+import {
+  JobEventsService,
+  newerVersionsOnly,
+  newIdempotencyKey,
+  RESUME_MAX_PAGES,
+} from './job-events.service';
 import { JobEvent } from './models';
 import {
   FakeEventSource,
@@ -587,6 +592,180 @@ describe('JobEventsService.startJob: the Idempotency-Key', () => {
     for (const key of keys) expect(key).toMatch(KEY);
     vi.stubGlobal('crypto', undefined); // no Web Crypto at all
     expect(newIdempotencyKey()).toMatch(KEY);
+  });
+});
+
+describe('JobEventsService.cancel', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    setup();
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  const cancelUrl = (id: string) => `/api/jobs/Sleep/${id}/cancel`;
+  const cancelled = (id: string, version: number) =>
+    jobEvent(id, version, 'Failed', 0, { message: 'cancelled', error: 'its owner cancelled it' });
+
+  it('posts no body and answers the state the server gives: Failed at once for a queued job', () => {
+    const watcher = recordWatch(service.cancel({ jobType: 'Sleep', jobId: JOB_A }));
+    const request = http.expectOne({ method: 'POST', url: cancelUrl(JOB_A) });
+    expect(request.request.body).toBeNull();
+    request.flush(cancelled(JOB_A, 2));
+    expect(watcher.events.map((e) => [e.status, e.message])).toEqual([['Failed', 'cancelled']]);
+    expect(watcher.completed).toBe(true);
+  });
+
+  it('answers Running for a running job asked to stop (202)', () => {
+    const watcher = recordWatch(service.cancel({ jobType: 'Sleep', jobId: JOB_A }));
+    http
+      .expectOne(cancelUrl(JOB_A))
+      .flush(jobEvent(JOB_A, 4, 'Running', 0.5), { status: 202, statusText: 'Accepted' });
+    expect(watcher.events.map((e) => e.status)).toEqual(['Running']);
+    expect(watcher.completed).toBe(true);
+  });
+
+  it('fails with the 409 when the job had finished before the first attempt', () => {
+    const watcher = recordWatch(service.cancel({ jobType: 'Sleep', jobId: JOB_A }));
+    http
+      .expectOne(cancelUrl(JOB_A))
+      .flush({ title: 'finished' }, { status: 409, statusText: 'Conflict' });
+    expect(watcher.events).toEqual([]);
+    expect((watcher.errors[0] as HttpErrorResponse).status).toBe(409);
+  });
+
+  it("fails at once with a 404 (unknown job, or another user's): no retry", () => {
+    const watcher = recordWatch(service.cancel({ jobType: 'Sleep', jobId: JOB_A }));
+    http
+      .expectOne(cancelUrl(JOB_A))
+      .flush({ title: 'unknown' }, { status: 404, statusText: 'Not Found' });
+    vi.advanceTimersByTime(10_000);
+    http.expectNone(cancelUrl(JOB_A));
+    expect((watcher.errors[0] as HttpErrorResponse).status).toBe(404);
+  });
+
+  it("retries a lost answer; a 409 on the retry is the first attempt's doing: the job's state is the answer", () => {
+    const watcher = recordWatch(service.cancel({ jobType: 'Sleep', jobId: JOB_A }));
+    http.expectOne(cancelUrl(JOB_A)).error(new ProgressEvent('error')); // status 0: no answer
+    vi.advanceTimersByTime(999);
+    http.expectNone(cancelUrl(JOB_A));
+    vi.advanceTimersByTime(1);
+    http
+      .expectOne(cancelUrl(JOB_A))
+      .flush({ title: 'finished' }, { status: 409, statusText: 'Conflict' });
+    http.expectOne({ method: 'GET', url: `/api/jobs/Sleep/${JOB_A}` }).flush(cancelled(JOB_A, 2));
+    expect(watcher.errors).toEqual([]);
+    expect(watcher.events.map((e) => e.message)).toEqual(['cancelled']);
+  });
+
+  it('ends every watch of the job with the terminal state the server sends', () => {
+    const watch = recordWatch(service.watchJob('Sleep', JOB_A));
+    vi.advanceTimersByTime(100);
+    grantWatch(http);
+    const source = FakeEventSource.latest().open();
+    source.send(jobEvent(JOB_A, 2, 'Running', 0.3));
+    service.cancel({ jobType: 'Sleep', jobId: JOB_A }).subscribe();
+    http
+      .expectOne(cancelUrl(JOB_A))
+      .flush(jobEvent(JOB_A, 2, 'Running', 0.3), { status: 202, statusText: 'Accepted' });
+    source.send(cancelled(JOB_A, 3));
+    expect(watch.events.map((e) => e.status)).toEqual(['Running', 'Failed']);
+    expect(watch.events.at(-1)?.message).toBe('cancelled');
+    expect(watch.completed).toBe(true);
+  });
+});
+
+describe('JobEventsService.listJobs and resume', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    setup();
+  });
+
+  afterEach(() => {
+    http.verify();
+    vi.useRealTimers();
+  });
+
+  const listed = (status: string, token?: string) => (request: { urlWithParams: string }) =>
+    request.urlWithParams ===
+    `/api/jobs?status=${status}&limit=100${token ? `&continuationToken=${token}` : ''}`;
+
+  it('lists one page with the query the server expects', () => {
+    let answer: unknown;
+    service
+      .listJobs('recent', { limit: 10, continuationToken: 'abc' })
+      .subscribe((list) => (answer = list));
+    const request = http.expectOne('/api/jobs?status=recent&limit=10&continuationToken=abc');
+    expect(request.request.method).toBe('GET');
+    request.flush({ jobs: [jobEvent(JOB_A, 3, 'Completed')], continuationToken: null });
+    expect(answer).toEqual({ jobs: [jobEvent(JOB_A, 3, 'Completed')], continuationToken: null });
+
+    service.listJobs().subscribe();
+    http.expectOne('/api/jobs?status=active').flush({ jobs: [], continuationToken: null });
+  });
+
+  it('resumes every active job, page after page, once each, newest first', () => {
+    const answers: (readonly JobEvent[])[] = [];
+    let completed = false;
+    service
+      .resume()
+      .subscribe({ next: (jobs) => answers.push(jobs), complete: () => (completed = true) });
+    http
+      .expectOne(listed('active'))
+      .flush({ jobs: [jobEvent(JOB_C, 2), jobEvent(JOB_B, 1, 'Queued')], continuationToken: 'p2' });
+    expect(answers).toEqual([]); // one answer, once every page is in
+    http
+      .expectOne(listed('active', 'p2'))
+      .flush({ jobs: [jobEvent(JOB_B, 1, 'Queued'), jobEvent(JOB_A, 5)], continuationToken: null });
+    expect(answers.map((jobs) => jobs.map((job) => job.jobId))).toEqual([[JOB_C, JOB_B, JOB_A]]);
+    expect(completed).toBe(true);
+  });
+
+  it('answers an empty list when nothing is running', () => {
+    const answers: (readonly JobEvent[])[] = [];
+    service.resume().subscribe((jobs) => answers.push(jobs));
+    http.expectOne(listed('active')).flush({ jobs: [], continuationToken: null });
+    expect(answers).toEqual([[]]);
+  });
+
+  it(`reads at most ${RESUME_MAX_PAGES} pages`, () => {
+    const answers: (readonly JobEvent[])[] = [];
+    service.resume().subscribe((jobs) => answers.push(jobs));
+    for (let page = 0; page < RESUME_MAX_PAGES; page++) {
+      http
+        .expectOne((request) => request.url === '/api/jobs')
+        .flush({ jobs: [jobEvent(jobId(100 + page), 1)], continuationToken: `p${page + 1}` });
+    }
+    http.expectNone((request) => request.url === '/api/jobs');
+    expect(answers[0]).toHaveLength(RESUME_MAX_PAGES);
+  });
+
+  it('retries an unavailable server after its Retry-After, and fails on a 400', () => {
+    const answers: (readonly JobEvent[])[] = [];
+    const errors: unknown[] = [];
+    service
+      .resume()
+      .subscribe({ next: (jobs) => answers.push(jobs), error: (e) => errors.push(e) });
+    http
+      .expectOne(listed('active'))
+      .flush(
+        { title: 'busy' },
+        { status: 503, statusText: 'Unavailable', headers: { 'Retry-After': '3' } },
+      );
+    vi.advanceTimersByTime(2999);
+    http.expectNone(listed('active'));
+    vi.advanceTimersByTime(1);
+    http.expectOne(listed('active')).flush({ jobs: [jobEvent(JOB_A, 2)], continuationToken: null });
+    expect(answers.map((jobs) => jobs.length)).toEqual([1]);
+
+    service.resume().subscribe({ error: (e) => errors.push(e) });
+    http
+      .expectOne(listed('active'))
+      .flush({ title: 'bad' }, { status: 400, statusText: 'Bad Request' });
+    expect((errors[0] as HttpErrorResponse).status).toBe(400);
   });
 });
 

@@ -1,4 +1,4 @@
-import { HttpClient, HttpErrorResponse } from '@angular/common/http';
+import { HttpClient, HttpErrorResponse, HttpParams } from '@angular/common/http';
 import { computed, DestroyRef, DOCUMENT, inject, Injectable, signal } from '@angular/core';
 import {
   BehaviorSubject,
@@ -7,6 +7,7 @@ import {
   defer,
   distinctUntilChanged,
   EMPTY,
+  expand,
   finalize,
   fromEvent,
   map,
@@ -14,6 +15,7 @@ import {
   MonoTypeOperatorFunction,
   Observable,
   of,
+  reduce,
   ReplaySubject,
   retry,
   share,
@@ -30,7 +32,7 @@ import {
 import { retryAfterMs } from './backoff';
 import { JOB_EVENTS_CONFIG } from './config';
 import { JobPollTimeoutError, StreamUnavailableError } from './errors';
-import { isTerminal, JobEvent, JobRef, JobStarted, JobTransport } from './models';
+import { isTerminal, JobEvent, JobList, JobRef, JobStarted, JobTransport } from './models';
 import {
   isTransient,
   PollOptions,
@@ -38,6 +40,7 @@ import {
   pollSettings,
   pollStatus,
   statusOnce,
+  statusUrl,
 } from './poll';
 import { StreamPool } from './stream-pool';
 
@@ -176,6 +179,85 @@ export class JobEventsService {
       );
     }).pipe(
       tap(() => this.count('starts')), // once per started job, not per attempt
+    );
+  }
+
+  /**
+   * `POST {apiUrl}/jobs/{jobType}/{jobId}/cancel`; emits the job's state in the answer and
+   * completes. A `Queued` job ends at once (`Failed`, message `cancelled`, answered 200); a
+   * `Running` one is asked to stop (answered 202 with its state, still `Running`) and ends
+   * `Failed` / `cancelled` within a few seconds. Either way every watch of the job receives
+   * that terminal state as usual; nothing else needs to be done.
+   *
+   * A network error, a 5xx or a 429 is retried up to twice (asking again is harmless). A
+   * `409` means the job had finished: it is the error if the first attempt gets it; after a
+   * retry it may be the lost first attempt's own doing, so the job's current state is
+   * fetched and emitted instead. A `404` is a job that is unknown or another user's.
+   */
+  cancel(job: JobRef): Observable<JobEvent> {
+    const url = `${statusUrl(this.config.apiUrl, job)}/cancel`;
+    let attempts = 0;
+    return defer(() => {
+      attempts++;
+      return this.http.post<JobEvent>(url, null);
+    }).pipe(
+      retry({ count: 2, delay: (error: unknown) => retryDelay(error, isRetryableStart) }),
+      catchError((error: unknown) =>
+        attempts > 1 && error instanceof HttpErrorResponse && error.status === 409
+          ? this.http.get<JobEvent>(statusUrl(this.config.apiUrl, job))
+          : throwError(() => error),
+      ),
+    );
+  }
+
+  /**
+   * One page of the caller's jobs, newest first: `GET {apiUrl}/jobs?status=…`. `active`:
+   * `Queued` and `Running`; `recent`: every job of the last 24 hours. Pass the answer's
+   * `continuationToken` back for the next page (`null` on the last). `limit`: 1 to 100
+   * (the server's default is 50). Network errors, 5xx and 429 are retried up to twice.
+   */
+  listJobs(
+    status: 'active' | 'recent' = 'active',
+    options: { readonly limit?: number; readonly continuationToken?: string } = {},
+  ): Observable<JobList> {
+    let params = new HttpParams().set('status', status);
+    if (options.limit !== undefined) params = params.set('limit', options.limit);
+    if (options.continuationToken) {
+      params = params.set('continuationToken', options.continuationToken);
+    }
+    return this.http
+      .get<JobList>(`${this.config.apiUrl}/jobs`, { params })
+      .pipe(retry({ count: 2, delay: (error: unknown) => retryDelay(error, isTransient) }));
+  }
+
+  /**
+   * The caller's active jobs (`Queued` or `Running`), newest first, every page of them (at
+   * most `RESUME_MAX_PAGES` × 100): what a reloaded tab was watching, to watch again. Each is
+   * a `JobRef` (and a `JobEvent`: its state when listed), ready for `watchJob`, `jobResource`
+   * or `jobsResource`:
+   *
+   * ```ts
+   * readonly resumed = toSignal(this.jobs.resume(), { initialValue: [] });
+   * readonly watched = jobsResource(() => this.resumed());
+   * ```
+   *
+   * A job that finished while the tab was away is not active any more; list `recent`
+   * with `listJobs` to show those too.
+   */
+  resume(): Observable<readonly JobEvent[]> {
+    let pages = 0;
+    const page = (continuationToken?: string) => {
+      pages++;
+      return this.listJobs('active', { limit: 100, continuationToken });
+    };
+    return page().pipe(
+      expand((list) =>
+        list.continuationToken && pages < RESUME_MAX_PAGES ? page(list.continuationToken) : EMPTY,
+      ),
+      reduce<JobList, JobEvent[]>((jobs, list) => {
+        const seen = new Set(jobs.map((job) => job.jobId));
+        return [...jobs, ...list.jobs.filter((job) => !seen.has(job.jobId))];
+      }, []),
     );
   }
 
@@ -395,6 +477,16 @@ export interface StartOptions {
    * random key per call. Reusing a key with another input is answered `409`.
    */
   readonly idempotencyKey?: string;
+}
+
+/** At most this many pages (of 100 jobs) are read by `resume()`. */
+export const RESUME_MAX_PAGES = 10;
+
+/** The wait before retrying `error` if `retryable` says so (the server's `Retry-After`, at least 1 s), else the error. */
+function retryDelay(error: unknown, retryable: (error: unknown) => boolean): Observable<unknown> {
+  if (!retryable(error)) return throwError(() => error);
+  const hint = error instanceof HttpErrorResponse ? error.headers.get('Retry-After') : null;
+  return timer(Math.max(1000, retryAfterMs(hint)));
 }
 
 /** A failed start worth repeating with the same key: no answer, a 5xx, or 429. */
