@@ -37,13 +37,14 @@ from tests.e2e.conftest import HostFactory, classify, write_artifact
 CLIENT = ROOT / "client"
 PACKAGE_DIST = CLIENT / "dist" / "job-events"
 
-# The app's one component: a job started and followed as the client README's section 3 shows.
+# The app's one component: a job started and followed as the client README shows, both ways:
+# jobResource's signals and watchJob's Observable (they share one watch).
 COMPONENT = """\
 import { DecimalPipe } from '@angular/common';
 import { Component, DestroyRef, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { JobEvent, JobEventsService } from 'job-events';
-import { switchMap } from 'rxjs';
+import { JobEvent, JobEventsService, JobStarted, jobResource } from 'job-events';
+import { switchMap, tap } from 'rxjs';
 
 @Component({
   selector: 'app-root',
@@ -51,6 +52,10 @@ import { switchMap } from 'rxjs';
   template: `
     <h1>Fresh app</h1>
     <button type="button" data-testid="start" (click)="start()">Start a job</button>
+    <p data-testid="resource" [attr.data-status]="watch.status()" [attr.data-finished]="watch.finished()"
+       [attr.data-transport]="watch.transport()">
+      {{ watch.status() ?? 'idle' }} {{ watch.progress() * 100 | number: '1.0-0' }}%
+    </p>
     @if (job(); as job) {
       <p data-testid="watched" [attr.data-status]="job.status" [attr.data-job-id]="job.jobId">
         {{ job.status }} {{ job.progress * 100 | number: '1.0-0' }}% {{ job.message }}
@@ -66,11 +71,16 @@ export class App {
   protected readonly error = signal<string | null>(null);
   private readonly jobs = inject(JobEventsService);
   private readonly destroyRef = inject(DestroyRef);
+  // Signals: the job the button started, followed by jobResource (idle until then).
+  private readonly started = signal<JobStarted | undefined>(undefined);
+  protected readonly watch = jobResource(() => this.started());
 
+  // Observables: the same job through watchJob, as in "Starting a job and following it".
   start(): void {
     this.jobs
       .startJob('Sleep', { seconds: 1 })
       .pipe(
+        tap((started) => this.started.set(started)),
         switchMap((started) => this.jobs.watchJob(started.jobType, started.jobId)),
         takeUntilDestroyed(this.destroyRef),
       )
@@ -247,19 +257,25 @@ def test_the_package_in_a_fresh_app_follows_a_job_to_completed(
                 page.on("pageerror", lambda error: problems.append(str(error)))
                 page.goto(origin + "/")
                 page.get_by_role("heading", name="Fresh app").wait_for()
+                resource = page.get_by_test_id("resource")
+                assert resource.inner_text().startswith("idle"), resource.inner_text()
                 page.get_by_test_id("start").click()
                 watched = page.get_by_test_id("watched")
                 try:
                     page.locator("[data-testid=watched][data-status=Completed]").wait_for(timeout=30_000)
+                    page.locator("[data-testid=resource][data-status=Completed][data-finished=true]").wait_for(
+                        timeout=5_000
+                    )
                 except Exception:
-                    shown = watched.inner_text() if watched.count() else None
+                    shown = (watched.inner_text() if watched.count() else None, resource.inner_text())
                     error = page.get_by_test_id("error")
                     raise AssertionError(
                         f"no Completed job: shown {shown!r}, error {error.inner_text() if error.count() else None!r}, "
                         f"API calls {api_calls}, page problems {problems}"
                     ) from None
+                assert resource.get_attribute("data-transport") == "sse", resource.get_attribute("data-transport")
                 job_id = watched.get_attribute("data-job-id")
-                steps.seconds["browser: start to Completed"] = round(time.monotonic() - started, 1)
+                steps.seconds["browser: open, start, Completed"] = round(time.monotonic() - started, 1)
 
                 # It came over a stream from the other origin, not by polling, and nothing went wrong.
                 assert api_calls.count("start") == 1, api_calls
