@@ -121,10 +121,14 @@ def classify(method: str, path: str) -> str:
     # /api/watch/{streamId}/events (by its cookie), or /api/watch/events (token only).
     if path.startswith("/api/watch/") and path.endswith("/events"):
         return "stream"
+    if path == "/api/jobs" and method == "GET":
+        return "list"  # the caller's jobs (the demo's resume() at page load)
     if path.startswith("/api/jobs/"):
         parts = path.split("/")  # ['', 'api', 'jobs', type, id-or-start, ...]
         if parts[-1] == "start":
             return "start"
+        if parts[-1] == "cancel":
+            return "cancel"
         if len(parts) == 5 and method == "GET":
             return "poll"
         if parts[-1] == "events":

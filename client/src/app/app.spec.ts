@@ -1,6 +1,6 @@
 import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
 import { ComponentFixture, TestBed } from '@angular/core/testing';
-import { JobStarted } from 'job-events';
+import { JobEvent, JobStarted } from 'job-events';
 import {
   answerWatch,
   FakeEventSource,
@@ -29,8 +29,26 @@ describe('App (the demo)', () => {
     // No local host here: the metrics panel hides itself and keeps no timer.
     vi.advanceTimersByTime(0);
     http.expectOne(DIAGNOSTICS_URL).flush(null, { status: 404, statusText: 'Not Found' });
+    answerResume([]); // a fresh page: nothing was running
     fixture.detectChanges();
   });
+
+  /** Answers the page's `resume()` (its listing of the caller's active jobs). */
+  function answerResume(jobs: JobEvent[]): void {
+    http
+      .expectOne({ method: 'GET', url: '/api/jobs?status=active&limit=100' })
+      .flush({ jobs, continuationToken: null });
+  }
+
+  /** The page loaded again (a reload): a new App, the same server; `resume()` still pending. */
+  function reload(): void {
+    fixture.destroy();
+    fixture = TestBed.createComponent(App);
+    element = fixture.nativeElement as HTMLElement;
+    fixture.detectChanges();
+    vi.advanceTimersByTime(0);
+    http.expectOne(DIAGNOSTICS_URL).flush(null, { status: 404, statusText: 'Not Found' });
+  }
 
   afterEach(() => {
     fixture.destroy();
@@ -156,11 +174,126 @@ describe('App (the demo)', () => {
     vi.advanceTimersByTime(100);
     grantStream();
     const source = FakeEventSource.latest().open();
-    rows()[0].querySelector('button')!.click();
+    source.send(fakeJobEvent(rows()[0].dataset['jobId']!, 2, 'Running', 0.4));
+    fixture.detectChanges();
+    rows()[0].querySelector<HTMLElement>('[data-testid="stop"]')!.click();
     fixture.detectChanges();
     expect(rows()[0].dataset['status']).toBe('Stopped');
+    expect(rows()[0].textContent).toContain('40%'); // the last state stays on screen
+    expect(rows()[0].dataset['via']).toBe('sse');
+    expect(rows()[0].querySelector('button')).toBeNull();
     expect(source.closed).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('cancels a running job from its row: it ends Failed, "cancelled"', () => {
+    setCount('sleep', 1);
+    click('start-sleep');
+    acceptStarts();
+    const [row] = rows();
+    const id = row.dataset['jobId']!;
+    vi.advanceTimersByTime(100);
+    grantStream();
+    const source = FakeEventSource.latest().open();
+    source.send(fakeJobEvent(id, 2, 'Running', 0.2));
+    fixture.detectChanges();
+
+    const cancel = row.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!;
+    expect(cancel.textContent!.trim()).toBe('Cancel');
+    cancel.click();
+    fixture.detectChanges();
+    const request = http.expectOne({ method: 'POST', url: `/api/jobs/Sleep/${id}/cancel` });
+    expect(cancel.disabled).toBe(true);
+    expect(cancel.textContent!.trim()).toBe('Cancelling…');
+    request.flush(fakeJobEvent(id, 2, 'Running', 0.2), { status: 202, statusText: 'Accepted' });
+    fixture.detectChanges();
+    expect(row.dataset['status']).toBe('Running'); // asked to stop; the worker stops it
+
+    source.send(
+      fakeJobEvent(id, 3, 'Failed', 0.2, { message: 'cancelled', error: 'its owner cancelled it' }),
+    );
+    fixture.detectChanges();
+    expect(row.dataset['status']).toBe('Failed');
+    expect(row.querySelector('[data-testid="message"]')!.textContent).toBe(
+      'cancelled: its owner cancelled it',
+    );
+    expect(row.querySelector('button')).toBeNull();
+    expect(byTestId('jobs-done').textContent!.trim()).toBe('1 / 1');
+    expect(source.closed).toBe(true);
+  });
+
+  it('says so on the row when a cancel is refused, and keeps watching', () => {
+    setCount('sleep', 1);
+    click('start-sleep');
+    acceptStarts();
+    const [row] = rows();
+    const id = row.dataset['jobId']!;
+    row.querySelector<HTMLElement>('[data-testid="cancel"]')!.click();
+    http
+      .expectOne(`/api/jobs/Sleep/${id}/cancel`)
+      .flush({ detail: 'no such job' }, { status: 404, statusText: 'Not Found' });
+    fixture.detectChanges();
+    expect(row.querySelector('[data-testid="message"]')!.textContent).toBe(
+      'cancel failed: HTTP 404: no such job',
+    );
+    expect(row.querySelector<HTMLButtonElement>('[data-testid="cancel"]')!.disabled).toBe(false);
+    expect(row.dataset['status']).toBe('Queued');
+  });
+
+  it('brings back the running jobs after a reload, and they finish live', () => {
+    reload();
+    expect(rows()).toHaveLength(0);
+    const [a, b] = [fakeJobId(900), fakeJobId(901)];
+    answerResume([
+      fakeJobEvent(b, 4, 'Running', 0.6),
+      fakeJobEvent(a, 1, 'Queued', 0, { jobType: 'StoryPublish' }),
+    ]);
+    fixture.detectChanges();
+    expect(rows().map((row) => [row.dataset['jobId'], row.dataset['jobType']])).toEqual([
+      [b, 'Sleep'],
+      [a, 'StoryPublish'],
+    ]);
+    expect(rows()[0].textContent).toContain('resumed after a reload');
+    expect(byTestId('resumed').textContent).toContain('2 running jobs picked up again');
+
+    vi.advanceTimersByTime(100);
+    const watch = grantStream(); // one stream for both, as for jobs started here
+    expect((watch.request.body as { jobs: unknown[] }).jobs).toHaveLength(2);
+    const source = FakeEventSource.latest().open();
+    source.send(fakeJobEvent(b, 4, 'Running', 0.6), '4.0');
+    source.send(fakeJobEvent(b, 5, 'Completed'), '5.0');
+    source.send(fakeJobEvent(a, 2, 'Completed', 1, { jobType: 'StoryPublish' }), '5.2');
+    fixture.detectChanges();
+    expect(rows().map((row) => row.dataset['status'])).toEqual(['Completed', 'Completed']);
+    expect(rows()[0].querySelector('[data-testid="time"]')!.textContent).toBe(''); // start unknown
+    expect(byTestId('jobs-done').textContent!.trim()).toBe('2 / 2');
+    expect(source.closed).toBe(true);
+  });
+
+  it('lists a job once when its start and the listing after a reload race', () => {
+    reload();
+    setCount('sleep', 1);
+    click('start-sleep');
+    const start = http.expectOne('/api/jobs/Sleep/start');
+    const answer = started('Sleep');
+    answerResume([fakeJobEvent(answer.jobId, 1, 'Queued')]); // the server listed it first
+    fixture.detectChanges();
+    start.flush(answer);
+    fixture.detectChanges();
+    expect(rows().map((row) => row.dataset['jobId'])).toEqual([answer.jobId]);
+    expect(rows()[0].textContent).toContain('5s in 5 steps'); // the start's own record
+  });
+
+  it('says why the running jobs could not be listed', () => {
+    reload();
+    http
+      .expectOne('/api/jobs?status=active&limit=100')
+      .flush(
+        { detail: 'the listing query is not valid: status' },
+        { status: 400, statusText: 'Bad' },
+      );
+    fixture.detectChanges();
+    expect(byTestId('error').textContent).toContain('Could not list your running jobs: HTTP 400');
   });
 
   it('renders each starter form with its fields, their ranges and test ids', () => {

@@ -57,6 +57,8 @@ export class App {
   protected readonly states = signal<ReadonlyMap<string, RowState>>(new Map());
   protected readonly starting = signal(0);
   protected readonly error = signal<string | null>(null);
+  /** How many jobs `resume()` brought back after a reload (null until it answers). */
+  protected readonly resumed = signal<number | null>(null);
 
   protected readonly storyStep = signal(1);
   protected readonly sleepSeconds = signal(5);
@@ -129,6 +131,10 @@ export class App {
     return counts;
   });
 
+  constructor() {
+    this.resume();
+  }
+
   /** Starts as many jobs as the starter's first field says. */
   protected launch(starter: Starter): void {
     const [jobs] = starter.fields;
@@ -163,6 +169,34 @@ export class App {
     target.set((event.target as HTMLInputElement).value);
   }
 
+  /**
+   * A reloaded tab forgets what it watched; the server does not. The caller's active jobs
+   * come back as rows and finish live. A job this tab starts meanwhile is listed once.
+   */
+  private resume(): void {
+    this.events
+      .resume()
+      .pipe(takeUntilDestroyed(this.destroyRef))
+      .subscribe({
+        next: (active) => {
+          const found = active.map((job): StartedJob => ({
+            jobId: job.jobId,
+            jobType: job.jobType,
+            label: 'resumed after a reload',
+            startedAt: null,
+            transport: this.forcePolling() ? 'polling' : 'auto',
+          }));
+          this.jobs.update((jobs) => [
+            ...jobs,
+            ...found.filter((job) => !jobs.some((known) => known.jobId === job.jobId)),
+          ]);
+          this.resumed.set(found.length);
+        },
+        error: (error: unknown) =>
+          this.error.set(`Could not list your running jobs: ${describeError(error)}`),
+      });
+  }
+
   private start(requests: JobRequest[]): void {
     const transport = this.forcePolling() ? 'polling' : 'auto';
     this.error.set(null);
@@ -187,6 +221,9 @@ export class App {
         }, START_CONCURRENCY),
         takeUntilDestroyed(this.destroyRef),
       )
-      .subscribe((job) => this.jobs.update((jobs) => [job, ...jobs]));
+      .subscribe((job) =>
+        // resume() may have listed it already (a start racing the first listing): one row.
+        this.jobs.update((jobs) => [job, ...jobs.filter((known) => known.jobId !== job.jobId)]),
+      );
   }
 }

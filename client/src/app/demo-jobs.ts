@@ -9,13 +9,13 @@ export interface JobRequest {
   readonly label: string;
 }
 
-/** A job the demo started, as the list knows it. */
+/** A job in the demo's list: one it started, or one `resume()` found after a reload. */
 export interface StartedJob {
   readonly jobId: string;
-  readonly jobType: JobKind;
+  readonly jobType: string;
   readonly label: string;
-  /** `performance.now()` when the start was requested. */
-  readonly startedAt: number;
+  /** `performance.now()` when the start was requested; null for a resumed job. */
+  readonly startedAt: number | null;
   readonly transport: 'auto' | 'polling';
 }
 
