@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     max_delivery_count: int = setting("JOBS_MAX_DELIVERY_COUNT", 5, ge=1, le=100)
     table_prefix: str = setting("JOBS_TABLE_PREFIX", "jobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,40}$")
     job_timeouts: dict[str, float] = setting("JOBS_TIMEOUT_OVERRIDES", default_factory=dict)
-    sweep_schedule: str = setting("JOBS_SWEEP_SCHEDULE", "0 */1 * * * *")
+    # Every 5 minutes: a backstop (redelivery and the runner's own timeout end jobs first), and on
+    # Flex each run is a billed activity period of at least 1 s (docs/cost.md, "The sweeper").
+    sweep_schedule: str = setting("JOBS_SWEEP_SCHEDULE", "0 */5 * * * *")
 
     # --- stream tokens
     token_key: SecretStr | None = setting("STREAM_TOKEN_SIGNING_KEY", None)

@@ -27,8 +27,10 @@ class Prices:
     taken: str = "2026-11-28"
     # Flex Consumption, on-demand meters; the free grant is per subscription and month
     flex_gb_s: float = 0.000026
-    # How Flex rounds billed time: at least 1,000 ms per execution, then up to the next
-    # 100 ms (billed_seconds() applies it; the only home of both figures)
+    # How Flex rounds billed time: an instance's activity period (while it has any active
+    # execution; concurrent executions on it share one) is billed at least 1,000 ms, then up to
+    # the next 100 ms. An execution alone on its instance (a sweep, a request with no stream
+    # open) is one such period. billed_seconds() applies it; the only home of both figures.
     flex_min_billed_seconds: float = 1.0
     flex_billing_step_seconds: float = 0.1
     flex_per_million_executions: float = 0.40
@@ -104,7 +106,7 @@ class Deployment:
     worker_per_instance_concurrency: int = 32  # host.json serviceBus.maxConcurrentCalls
     watch_poll_seconds: float = 0.75  # WATCH_POLL_SECONDS: one feed read per tick per HTTP instance
     watch_reconcile_seconds: float = 30.0  # WATCH_RECONCILE_SECONDS
-    sweep_runs_per_month: float = 730 * 60  # JOBS_SWEEP_SCHEDULE every minute
+    sweep_interval_seconds: float = 300.0  # JOBS_SWEEP_SCHEDULE: every 5 minutes (0 */5 * * * *)
     sweep_seconds: float = 0.5  # run time of one sweep (billed as billed_seconds() of it)
     short_request_seconds: float = 0.1  # run time of start, watch, token (billed likewise)
     short_requests_per_job: float = 2.0  # POST start + POST watch
@@ -131,6 +133,15 @@ class Deployment:
     # the hidden-tab pause (above); visible_share 1 (or hidden_pause_seconds None) is no pause
     visible_share: float = VISIBLE_SHARE_OF_WAITING
     hidden_pause_seconds: float | None = HIDDEN_PAUSE_SECONDS
+
+    @property
+    def sweep_runs_per_hour(self) -> float:
+        return 3600 / self.sweep_interval_seconds
+
+
+def sweep_runs_per_month(dep: Deployment, prices: Prices = Prices()) -> float:
+    """Timer runs a month: each is its own execution on its own instance (per-function scaling)."""
+    return dep.sweep_runs_per_hour * prices.hours_per_month
 
 
 def billed_seconds(seconds: float, prices: Prices = Prices()) -> float:
@@ -227,6 +238,7 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     active_seconds = load.active_hours_per_day * 3600 * days
     memory_gb = dep.instance_memory_mb / 1024
     jobs = load.jobs_per_day * days
+    sweeps = sweep_runs_per_month(dep, prices)
 
     # Streams are open while a tab waits, minus what the hidden-tab pause closes; a paused
     # wait reopens its stream when the tab is shown again (one more open, a short execution).
@@ -234,7 +246,7 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     waits = load.viewers * active_seconds / wait_seconds(load)
     resumes = waits * paused_waits_share(load, dep)
     stream_opens = jobs / load.jobs_per_stream + open_streams * active_seconds / load.stream_lifetime_seconds + resumes
-    executions = stream_opens + jobs * dep.short_requests_per_job + jobs + dep.sweep_runs_per_month
+    executions = stream_opens + jobs * dep.short_requests_per_job + jobs + sweeps
     concurrent_jobs = load.jobs_per_day / (load.active_hours_per_day * 3600) * load.job_seconds
 
     if flex_plan:
@@ -250,14 +262,15 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
             "http streams": memory_gb * active_seconds * http_instances,
             "http requests": memory_gb * (jobs * dep.short_requests_per_job + resumes) * request_billed * no_stream,
             "worker": memory_gb * active_seconds * worker_instances,
-            "timer": memory_gb * dep.sweep_runs_per_month * billed_seconds(dep.sweep_seconds, prices),
+            "timer": memory_gb * sweeps * billed_seconds(dep.sweep_seconds, prices),
         }
         flex = (
             max(0.0, sum(gb_s.values()) - prices.flex_free_gb_s) * prices.flex_gb_s
             + max(0.0, executions - prices.flex_free_executions) / 1e6 * prices.flex_per_million_executions
         )
         plan_price = 0.0
-        # the timer keeps one instance alive all month; streams and jobs add theirs
+        # the timer's instance is counted alive all month (it may scale in between runs, but
+        # its host leases and metrics are counted as if not); streams and jobs add theirs
         live_instance_hours = prices.hours_per_month + (active_seconds * (http_instances + worker_instances)) / 3600
         feed_instance_seconds = active_seconds * http_instances
         queue_polling_seconds = active_seconds * worker_instances
@@ -286,7 +299,7 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
         jobs * (10 + 2 * load.progress_updates_per_job)
         + stream_opens * load.jobs_per_stream
         + feed_instance_seconds * (1 / dep.watch_poll_seconds + 1 / dep.watch_reconcile_seconds)
-        + dep.sweep_runs_per_month * 3
+        + sweeps * 3
     )
     # Storage queue (storage backend only): send, get, delete, and the trigger's polling
     # (host.json maxPollingInterval) while a worker instance runs.
@@ -294,8 +307,8 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
     if dep.queue_backend == "storage":
         queue_ops = jobs * 3 + queue_polling_seconds / dep.queue_polling_seconds
     # Host blobs: leases while instances live, timer status per run.
-    blob_other = dep.host_lease_ops_per_hour * live_instance_hours + dep.sweep_runs_per_month
-    blob_writes = dep.sweep_runs_per_month
+    blob_other = dep.host_lease_ops_per_hour * live_instance_hours + sweeps
+    blob_writes = sweeps
     storage_transactions = (
         table_tx / 1e4 * prices.table_per_10k_transactions
         + queue_ops / 1e4 * prices.queue_per_10k_operations
@@ -482,6 +495,56 @@ def sensitivities(dep: Deployment = Deployment(), prices: Prices = Prices()) -> 
     return lines + [f"| {label} | {value} |" for label, value in rows]
 
 
+# Sweeper schedules the docs compare (seconds between runs); the deployed one is Deployment's.
+SWEEP_CHOICES = (60.0, 300.0, 900.0, 3600.0)
+TYPICAL_TARGET = 0.5  # issue 14: Flex at the typical load <= 50 % of B1's price
+
+
+def _every(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def sweep_schedules(dep: Deployment = Deployment(), prices: Prices = Prices()) -> list[str]:
+    """The Markdown table of the sweeper's schedule: what each choice bills at the typical load,
+    and how long past its deadline a job the sweeper ends (its worker and every redelivery
+    gone) can stay unfinished: one interval at most."""
+    typical = next(load for load in REFERENCE_LOADS if load.name == "typical")
+    flex, dedicated = replace(dep, hosting_plan="flex"), replace(dep, hosting_plan="dedicated")
+    lines = [
+        'The sweeper\'s schedule (typical load; the sweeper is a backstop: see docs/cost.md, "The sweeper"):',
+        "",
+        "| sweep every | runs a month | sweeper GB-s | Flex bill | Flex / B1 price | Dedicated B1 bill "
+        "| a job the sweeper ends stays unfinished past its deadline |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for interval in sorted({*SWEEP_CHOICES, dep.sweep_interval_seconds}):
+        on_flex = monthly_cost(typical, replace(flex, sweep_interval_seconds=interval), prices)
+        on_b1 = monthly_cost(typical, replace(dedicated, sweep_interval_seconds=interval), prices)
+        mark = " (deployed)" if interval == dep.sweep_interval_seconds else ""
+        runs = sweep_runs_per_month(replace(flex, sweep_interval_seconds=interval), prices)
+        lines.append(
+            f"| {_every(interval)}{mark} | {runs:,.0f} "
+            f"| {on_flex.gb_s['timer']:,.0f} | USD {_money(on_flex.total)} | {on_flex.total / b1_flat(prices):.0%} "
+            f"| USD {_money(on_b1.total)} | up to {_every(interval)} |"
+        )
+    return lines
+
+
+def largest_pause_meeting_target(dep: Deployment = Deployment(), prices: Prices = Prices()) -> float | None:
+    """The longest hidden-tab pause (whole seconds, up to the deployed one) with which Flex at the
+    typical load meets TYPICAL_TARGET; None if not even 0 s does."""
+    typical = next(load for load in REFERENCE_LOADS if load.name == "typical")
+    flex = replace(dep, hosting_plan="flex")
+    limit = int(dep.hidden_pause_seconds if dep.hidden_pause_seconds is not None else 600)
+    meets = [
+        float(p)
+        for p in range(limit + 1)
+        if monthly_cost(typical, replace(flex, hidden_pause_seconds=float(p)), prices).total
+        <= TYPICAL_TARGET * b1_flat(prices)
+    ]
+    return max(meets) if meets else None
+
+
 PLAN_NAMES = {"flex": "Flex", "dedicated": "B1"}
 
 
@@ -496,7 +559,8 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         f"Flex instance memory {dep.instance_memory_mb} MB, "
         f"HTTP per-instance concurrency {dep.http_per_instance_concurrency}. "
         f"Dedicated: B1, {dep.dedicated_instances} instance. "
-        f"Hidden-tab pause: {pause}; a tab is visible {dep.visible_share:.0%} of its wait (assumed).",
+        f"Hidden-tab pause: {pause}; a tab is visible {dep.visible_share:.0%} of its wait (assumed). "
+        f"Sweeper every {_every(dep.sweep_interval_seconds)}.",
         "",
         "| load | jobs/day | job length (s) | waiting tabs (avg) | one wait (s) | open streams (avg) | active h/day |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -558,6 +622,8 @@ def tables(dep: Deployment = Deployment(), prices: Prices = Prices()) -> str:
         f"({b1_instance_hours / (prices.hours_per_month / 24):.1f} hours a day of one busy instance).",
         "",
         *sensitivities(dep, prices),
+        "",
+        *sweep_schedules(dep, prices),
     ]
     return "\n".join(lines)
 
@@ -579,6 +645,14 @@ def main() -> None:
                 f"(hostingPlan={best.plan}), USD {_money(best.total)} a month; "
                 f"break-even {break_even(load, dep).jobs_per_day:,.0f} jobs/day"
             )
+        typical = next(load for load in REFERENCE_LOADS if load.name == "typical")
+        share = monthly_cost(typical, replace(dep, hosting_plan="flex")).total / b1_flat()
+        pause = largest_pause_meeting_target(dep)
+        print(
+            f"typical-load target (Flex <= {TYPICAL_TARGET:.0%} of B1's price): "
+            f"{'met' if share <= TYPICAL_TARGET else 'not met'}, {share:.0%}"
+            + ("" if share <= TYPICAL_TARGET or pause is None else f"; met with hiddenPauseMs <= {pause * 1000:,.0f}")
+        )
         print()
     print(tables(dep))
 

@@ -164,8 +164,12 @@ param jobsMessageTimeToLive string = 'PT2H'
 @description('Prefix of the status tables: <prefix>, <prefix>feed, <prefix>active.')
 param jobsTablePrefix string = 'jobs'
 
+// Every 5 minutes, not every minute: the sweeper is the backstop (a dead worker's message is
+// redelivered after jobsLockDuration, a live run fails itself at its deadline), so a slower
+// schedule only delays the rare job it ends by up to 5 minutes past its deadline, while on Flex
+// each run bills at least 1 s of an instance and writes the timer's status blob (docs/cost.md).
 @description('NCRONTAB schedule of the sweeper (fails overdue jobs, trims the change feed).')
-param jobsSweepSchedule string = '0 */1 * * * *'
+param jobsSweepSchedule string = '0 */5 * * * *'
 
 @description('Per-job-type timeout overrides in seconds, as JSON, e.g. {"StoryPublish": 900}.')
 param jobsTimeoutOverrides string = '{}'

@@ -1,9 +1,12 @@
 """A wrong or missing setting stops start-up with a message that names it."""
 
+import itertools
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import pytest
+from croniter import croniter
 
 from errors import SettingsError
 from settings import Settings, load_settings
@@ -84,3 +87,31 @@ def test_local_host_refuses_to_start_on_a_bad_setting():
     assert result.returncode == 2
     assert "SSE_STREAM_LIFETIME_SECONDS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def sweep_gaps(ncrontab):
+    """Seconds between consecutive runs of a six-field NCRONTAB (seconds first), over a day."""
+    fields = ncrontab.split()
+    assert len(fields) == 6, "NCRONTAB has six fields, seconds first"
+    start = datetime(2026, 1, 1)
+    schedule = croniter(" ".join(fields[1:] + fields[:1]), start)
+    runs = [schedule.get_next(datetime)]
+    while runs[-1] < start + timedelta(days=1):
+        runs.append(schedule.get_next(datetime))
+    return {(b - a).total_seconds() for a, b in itertools.pairwise(runs)}
+
+
+def test_the_sweeper_runs_every_five_minutes_by_default(monkeypatch):
+    """Every 5 minutes, evenly: the backstop's bound in docs/cost.md and the model's 8,760 runs a month."""
+    settings = load(monkeypatch, **BASE)
+    assert settings.sweep_schedule == "0 */5 * * * *"
+    assert sweep_gaps(settings.sweep_schedule) == {300.0}
+
+
+def test_the_sweep_schedule_is_set_from_the_environment(monkeypatch):
+    """The local host sweeps faster (its embedded default), and an app setting overrides the default."""
+    from local_host.defaults import LOCAL_DEFAULTS
+
+    local = LOCAL_DEFAULTS["JOBS_SWEEP_SCHEDULE"]
+    assert max(sweep_gaps(local)) < min(sweep_gaps(Settings.model_fields["sweep_schedule"].default))
+    assert load(monkeypatch, **BASE, JOBS_SWEEP_SCHEDULE=local).sweep_schedule == local
