@@ -28,22 +28,29 @@ The cost of one status change, per round: storage operations of both hosts (coun
 SDK, /local/diagnostics) per change — table writes (the status row, the batched feed and
 active-index rows), table reads (the watchers' queries and point reads: a per-process cost,
 see benchmark 3) and queue operations (send, receive, delete, and the local host's idle polls)
-apart — and host CPU milliseconds (both processes' CPU time) per change. A change is one
+apart — and host CPU milliseconds (both processes' CPU time) per change, with the worker
+host's share, Azurite's and this client's beside it (they share the cores). A change is one
 version of one job (its creation included): the sum of the jobs' final versions.
+
+`--profile DIR` samples both hosts with py-spy during round 1 (bench/pyspy.py) and prints
+their CPU per change by component (SDK pipeline, transport, HTTP server, app code...).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
-from bench import common
+from bench import common, pyspy
 from harness import sse
 
 COLUMNS = ["path", "samples", "p50_ms", "p95_ms", "p99_ms", "max_ms", "target", "met"]
@@ -55,6 +62,8 @@ COST_COLUMNS = [
     "queue_ops_per_change",
     "cpu_ms_per_change",
     "worker_cpu_ms",
+    "azurite_cpu_ms",
+    "client_cpu_ms",
 ]
 SIZES = {"default": (20, 20.0, 10), "busy": (200, 20.0, 20)}  # jobs, seconds, steps
 # p99 targets (ms) by size: (same process, cross process)
@@ -183,14 +192,20 @@ async def one_round(
     return samples
 
 
-def host_costs(hosts: list[Any]) -> tuple[dict[str, int], float, float]:
-    """Storage operations by kind, and the CPU seconds of all hosts and of the first (the worker)."""
+Costs = tuple[dict[str, int], float, float, float, float]
+
+
+def host_costs(hosts: list[Any], azurite: Any) -> Costs:
+    """Storage operations by kind; the CPU seconds of all hosts, of the first (the worker), of
+    Azurite (which shares the cores) and of this process (the benchmark's clients)."""
     ops: dict[str, int] = {}
     for host in hosts:
         for key, value in host.diagnostics().storage_operations.items():
             ops[key] = ops.get(key, 0) + value
     cpu = [common.cpu_seconds(host.proc.pid) for host in hosts]
-    return ops, sum(cpu), cpu[0]
+    emulator = psutil.Process(azurite.proc.pid)
+    azurite_cpu = sum(common.cpu_seconds(p.pid) for p in (emulator, *emulator.children(recursive=True)))
+    return ops, sum(cpu), cpu[0], azurite_cpu, common.cpu_seconds(os.getpid())
 
 
 def loop_lag(host: Any) -> dict[str, float | None]:
@@ -204,7 +219,7 @@ def loop_lag(host: Any) -> dict[str, float | None]:
     return {"p99_ms": common.rnd(points[0].p99, 1), "max_ms": common.rnd(points[0].max, 1)}
 
 
-def cost_row(number: int, changes: int, before: tuple[dict[str, int], float, float], after: Any) -> dict[str, Any]:
+def cost_row(number: int, changes: int, before: Costs, after: Costs) -> dict[str, Any]:
     ops = common.ops_delta(before[0], after[0])
     reads = sum(v for k, v in ops.items() if k == "table GET")  # the watchers' feed and index queries, point reads
     writes = sum(v for k, v in ops.items() if k.startswith("table")) - reads
@@ -217,8 +232,25 @@ def cost_row(number: int, changes: int, before: tuple[dict[str, int], float, flo
         "queue_ops_per_change": common.rnd(queue / changes, 3),
         "cpu_ms_per_change": common.rnd((after[1] - before[1]) * 1000 / changes, 3),
         "worker_cpu_ms": common.rnd((after[2] - before[2]) * 1000 / changes, 3),
+        "azurite_cpu_ms": common.rnd((after[3] - before[3]) * 1000 / changes, 3),
+        "client_cpu_ms": common.rnd((after[4] - before[4]) * 1000 / changes, 3),
         "ops": ops,
     }
+
+
+def profile_tables(folder: Path, cost: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Round 1's py-spy samples of each host, by component, in CPU ms per change."""
+    cpu = {"worker": cost["worker_cpu_ms"], "http": cost["cpu_ms_per_change"] - cost["worker_cpu_ms"]}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name in ("worker", "http"):
+        profile = pyspy.parse((folder / f"{name}.txt").read_text())
+        tables[name] = pyspy.table(profile, cpu[name])
+        print(f"\n{name} host: {cpu[name]:.3f} CPU ms per change, {profile.samples:,} samples (round 1, py-spy)")
+        print(common.format_table(tables[name], ["component", "share", "cpu_ms_per_change", "inclusive_share"]))
+        top = [{"function": f, "share": round(n / profile.samples, 3)} for f, n in profile.functions.most_common(15)]
+        print(common.format_table(top, ["function", "share"]))
+        tables[f"{name}_functions"] = top
+    return tables
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -256,11 +288,17 @@ async def run(args: Any) -> dict[str, Any]:
                 await one_round(w, a, args, rng, min(3, args.jobs), min(args.seconds, 3.0), table)
                 for number in range(1, args.rounds + 1):
                     common.log(f"round {number} of {args.rounds}: {args.jobs} jobs of {args.seconds} s")
-                    before = host_costs([worker_host, http_host])
+                    hosts = [worker_host, http_host]
+                    before = host_costs(hosts, azurite)
                     changes: list[int] = []
-                    samples = await one_round(w, a, args, rng, args.jobs, args.seconds, table, changes)
-                    await asyncio.sleep(1)  # the last feed rows and index deletes land
-                    costs.append(cost_row(number, changes[0], before, host_costs([worker_host, http_host])))
+                    with contextlib.ExitStack() as profiling:
+                        if args.profile is not None and number == 1:  # the first round only: sampling costs CPU
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            for name, host in zip(("worker", "http"), hosts, strict=True):
+                                profiling.enter_context(pyspy.recording(host.proc.pid, args.profile / f"{name}.txt"))
+                        samples = await one_round(w, a, args, rng, args.jobs, args.seconds, table, changes)
+                        await asyncio.sleep(1)  # the last feed rows and index deletes land
+                    costs.append(cost_row(number, changes[0], before, host_costs(hosts, azurite)))
                     rounds.append(
                         {path: {**summary(v), "raw_ms": [round(x, 1) for x in v]} for path, v in samples.items()}
                     )
@@ -313,11 +351,13 @@ async def run(args: Any) -> dict[str, Any]:
         }
     )
     print(common.format_table(costs, COST_COLUMNS))
+    profiles = profile_tables(args.profile, costs[0]) if args.profile is not None else {}
     details = {
         "rounds": rounds,
         "costs": costs,
         "loop_lag": lags,
         "settings": common.recorded_settings(common.settings_for(env)),
+        "profiles": profiles,
     }
     name = "latency" if args.size == "default" else f"latency_{args.size}"
     return common.write_results(name, args, COLUMNS, rows, info, started, targets=targets, details=details)
@@ -331,6 +371,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=None, help="each job's duration (default: the size's)")
     parser.add_argument("--steps", type=int, default=None, help="progress writes per job (default: the size's)")
     parser.add_argument("--interval", type=float, default=5.0, help="the polling baseline's interval")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="sample both hosts with py-spy during round 1 and print where their CPU goes (raw stacks kept here)",
+    )
     args = parser.parse_args(argv)
     jobs, seconds, steps = SIZES[args.size]
     args.jobs = jobs if args.jobs is None else args.jobs
