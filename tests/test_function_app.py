@@ -11,6 +11,8 @@ HTTP = {
     "start_job": ("jobs/{jobType}/start", ["POST"]),
     "get_job_status": ("jobs/{jobType}/{jobId}", ["GET"]),
     "job_events": ("jobs/{jobType}/{jobId}/events", ["GET"]),
+    "cancel_job": ("jobs/{jobType}/{jobId}/cancel", ["POST"]),
+    "list_jobs": ("jobs", ["GET"]),
     "mint_stream_token": ("jobs/{jobType}/{jobId}/token", ["POST"]),
     "watch_jobs": ("watch", ["POST"]),
     "watch_events": ("watch/events", ["GET"]),
