@@ -1,6 +1,7 @@
 """The in-process hub: fans each status change out to the streams watching it.
 
-Every change is encoded once (`data:` block) and shared by all its streams.
+Every change is encoded once (`data:` block) and shared by all its streams; the whole
+event of a one-job stream (its id is the version) is framed once too.
 The hub keeps the latest change only for jobs someone watches, and forgets a
 job when its last stream leaves, so its size follows the open streams.
 """
@@ -37,6 +38,7 @@ class Change:
     written_at: datetime
     path: Arrival
     measured: bool = False
+    _event: bytes | None = None  # the one-job stream's event, framed by the first that sends it
 
     @classmethod
     def of(cls, status: JobStatus, path: Arrival) -> Change:
@@ -51,11 +53,21 @@ class Change:
             measured=path is Arrival.READ,
         )
 
+    def event(self) -> bytes:
+        """This change as a one-job stream sends it, the same bytes for all of them."""
+        if self._event is None:
+            self._event = sse.event(self.data, id=str(self.version))
+        return self._event
+
     def measure(self) -> None:
         """Record status written -> first event sent, once per change (not per stream)."""
         self.measured = True
         latency_ms = (datetime.now(UTC) - self.written_at).total_seconds() * 1000
-        metrics().notify_latency.record(latency_ms, {"path": self.path.value})
+        metrics().notify_latency.record(latency_ms, _PATH_ATTRIBUTES[self.path])
+
+
+# One attributes mapping per path, not a new dict per change.
+_PATH_ATTRIBUTES = {path: {"path": path.value} for path in Arrival}
 
 
 class Subscriber(Protocol):

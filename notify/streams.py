@@ -129,8 +129,10 @@ class Stream:
                 change.measure()  # once per change, by the first stream that sends it
             self.sent[i] = change.version
             self._finished[i] = change.terminal
-            event_id = str(change.version) if len(self.sent) == 1 else ".".join(map(str, self.sent))
-            parts.append(sse.event(change.data, id=event_id))
+            if len(self.sent) == 1:
+                parts.append(change.event())
+            else:
+                parts.append(sse.event(change.data, id=".".join(map(str, self.sent))))
         self._pending.clear()
         if all(self._finished):
             self.reason = CloseReason.TERMINAL

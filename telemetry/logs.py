@@ -30,7 +30,14 @@ _PATTERNS = [
 ]
 
 
+# Whatever any pattern above can match starts with one of these: one search tells the usual
+# line (every request writes one) that it has nothing to scrub, instead of three passes.
+_ANY_SECRET = re.compile(r"(?:access_token|token|sig|code)=|bearer\s|eyJ", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
+    if _ANY_SECRET.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -222,3 +222,18 @@ async def test_shutdown_ends_every_stream_with_a_reconnect():
     for chunks in await asyncio.gather(*bodies):
         assert b'"reason":"shutdown"' in chunks[-1] and b'"lastEventId":"1"' in chunks[-1]
     assert manager.open_count == 0
+
+
+async def test_one_job_streams_share_one_framed_event_and_a_many_job_stream_frames_its_own():
+    hub = Hub()
+    manager = StreamManager(hub)
+    other = "00000000-0000-4000-8000-00000000000b"
+    ones = [manager.open([JOB], [0]) for _ in range(3)]
+    many = manager.open([other, JOB], [2, 0])
+    running = _versions(hub, JobUpdate(status=JobState.RUNNING))[-1]
+    hub.publish(running)
+    sent = [s.drain()[0] for s in ones]
+    assert sent[0] == sse.event(sse.data_block(running.to_json()), id="2")
+    assert all(chunk is sent[0] for chunk in sent)  # framed once, not once per stream
+    chunk, done = many.drain()
+    assert chunk == sse.event(sse.data_block(running.to_json()), id="2.2") and not done

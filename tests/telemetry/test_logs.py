@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import httpx
+import pytest
 
-from telemetry.logs import ContextFilter, correlated, harden
+from telemetry.logs import _PATTERNS, ContextFilter, correlated, harden, redact
 from tests.support.api import start_job as start
 from tests.support.api import stream_job as stream
 
@@ -64,3 +65,22 @@ def test_harden_survives_uvicorns_default_logging_config(capsys):
     text = written.out + written.err
     assert "still heard" in text and "[redacted]" in text
     assert "access_token=s" not in text and "secret2" not in text and "Request URL" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /api/jobs/{jobType}/{jobId} -> 200 in 3.1 ms",
+        "url http://h/x?access_token=abc.def&b=1",
+        "retrying http://h/x?SIG=abcd&se=2030",
+        "header Authorization: BEARER\tabc.def",
+        "tok eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig in a message",
+        "no secret: token is what a client holds, code reads it",
+        "form code=42 and Code=43",
+    ],
+)
+def test_the_quick_check_scrubs_exactly_what_the_patterns_do(text: str) -> None:
+    expected = text
+    for pattern, replacement in _PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert redact(text) == expected
