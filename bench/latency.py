@@ -244,10 +244,15 @@ def profile_tables(folder: Path, cost: dict[str, Any]) -> dict[str, list[dict[st
     tables: dict[str, list[dict[str, Any]]] = {}
     for name in ("worker", "http"):
         profile = pyspy.parse((folder / f"{name}.txt").read_text())
+        tables[f"{name}_activities"] = pyspy.activity_table(profile, cpu[name])
         tables[name] = pyspy.table(profile, cpu[name])
-        print(f"\n{name} host: {cpu[name]:.3f} CPU ms per change, {profile.samples:,} samples (round 1, py-spy)")
+        print(
+            f"\n{name} host: {cpu[name]:.3f} CPU ms per change; {profile.samples:,} samples (round 1, py-spy), "
+            f"{profile.kernel / max(1, profile.samples):.0%} of them in {pyspy.KERNEL}, left out of the shares"
+        )
+        print(common.format_table(tables[f"{name}_activities"], ["activity", "share", "cpu_ms_per_change"]))
         print(common.format_table(tables[name], ["component", "share", "cpu_ms_per_change", "inclusive_share"]))
-        top = [{"function": f, "share": round(n / profile.samples, 3)} for f, n in profile.functions.most_common(15)]
+        top = [{"function": f, "share": round(n / profile.running, 3)} for f, n in profile.functions.most_common(15)]
         print(common.format_table(top, ["function", "share"]))
         tables[f"{name}_functions"] = top
     return tables

@@ -1,12 +1,15 @@
 """Where a running host's CPU goes: py-spy samples it from outside, grouped by component.
 
-py-spy (a dev requirement) reads the process's stacks `RATE` times a second without pausing
-it (`--nonblocking`) and only while a thread runs (idle stacks are left out), so the samples
-of a component over all samples is its share of the process's CPU time. Each sample is
+py-spy (a dev requirement) reads the process's stacks `RATE` times a second (pausing it for
+each read: without that, stacks come out cut short) and only while a thread runs (idle
+stacks are left out), so the samples of a component over all samples is its share of the
+process's CPU time. Each sample is
 charged to the innermost frame that belongs to a component (see `component`): a leaf in the
 standard library (json, ssl, socket) counts for the package that called it, so "Azure SDK
 pipeline" includes the stdlib work its policies do. `inclusive` answers the other question:
-the share of samples with a component anywhere on the stack.
+the share of samples with a component anywhere on the stack. Samples whose leaf is a system call
+(epoll, a socket send) are counted apart (`KERNEL`): under load they are mostly a thread that
+waits for a core, not CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RATE = 100  # samples per second
+RAW = ("--format", "raw", "-o")
 
 # (component, prefixes of a frame's file below site-packages, the repository or the standard
 # library): the first match wins, so specific before general.
@@ -46,6 +50,56 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("logging", ("logging/",)),
     ("asyncio event loop", ("asyncio/", "selectors.py")),
 ]
+# What the host was doing, by a function on the stack (file prefix, function; "" for any):
+# a sample counts for the first activity in this order with a marker anywhere on its stack,
+# so the hub's fan-out called from a status write counts as SSE delivery, a point read made
+# for a poll as the poll, and a status write made by a job run as a status write.
+ACTIVITIES: list[tuple[str, tuple[tuple[str, str], ...]]] = [
+    (
+        "SSE delivery: hub, streams, event writes",
+        (
+            ("notify/hub.py", "Hub.publish"),
+            ("notify/streams.py", "StreamManager.body"),
+            ("api/streaming.py", "EventStreamResponse.__call__"),
+        ),
+    ),
+    ("polling baseline: GET status", (("api/handlers.py", "get_status"),)),
+    (
+        "SSE stream opens (token, read, subscribe)",
+        (("api/handlers.py", "job_events"), ("api/handlers.py", "mint_token")),
+    ),
+    ("job starts: POST start (rows, queue send)", (("api/handlers.py", "start_job"),)),
+    (
+        "status writes (create, claim, progress, terminal)",
+        (("jobs/store.py", "TableStatusStore._mutate"), ("jobs/store.py", "TableStatusStore.create")),
+    ),
+    ("feed + active-index rows (batched transactions)", (("jobs/batching.py", ""),)),
+    ("feed watcher: feed reads, reconciliation", (("notify/watcher.py", ""),)),
+    ("queue worker: receive, delete, leases", (("local_host/queue_worker.py", ""),)),
+    ("job runs (runner, job code)", (("jobs/runner.py", ""), ("jobs/types/", ""))),
+    ("other storage requests", (("jobs/store.py", ""), ("azure/", ""))),
+    ("HTTP server: other (parsing, routing, metrics)", (("uvicorn/", ""), ("starlette/", ""))),
+]
+OTHER_ACTIVITY = "event loop, aiohttp callbacks, other"
+
+
+def activity(frames: list[tuple[str, str]]) -> str:
+    """The activity of one stack, given as (file, function) from the root to the leaf."""
+    for name, markers in ACTIVITIES:
+        for file, function in frames:
+            if any(file.startswith(f) and (not fn or function == fn) for f, fn in markers):
+                return name
+    return OTHER_ACTIVITY
+
+
+# Leaves that are a system call: waiting in epoll, or a socket send. On a loaded machine a
+# thread there is mostly runnable and waiting for a core (py-spy counts it as active), so
+# these samples are shown apart and left out of the CPU shares.
+KERNEL = "(kernel: epoll wait, socket send)"
+_SYSCALL_LEAVES = (
+    ("EpollSelector.select", "selectors.py"),
+    ("_SelectorSocketTransport.write", "asyncio/selector_events.py"),
+)
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 _STDLIB = str(Path(contextlib.__file__).parent) + "/"
@@ -75,9 +129,20 @@ class Profile:
     exclusive: Counter[str]  # component -> samples charged to it
     inclusive: Counter[str]  # component -> samples with it anywhere on the stack
     functions: Counter[str]  # innermost app/library frame -> samples (a leaf in the stdlib counts for its caller)
+    activities: Counter[str]  # what the host was doing (ACTIVITIES) -> samples, system-call leaves left out
+
+    @property
+    def kernel(self) -> int:
+        return self.exclusive.get(KERNEL, 0)
+
+    @property
+    def running(self) -> int:
+        """Samples outside the system-call leaves: the base of the CPU shares."""
+        return self.samples - self.kernel
 
     def share(self, counts: Counter[str]) -> list[tuple[str, float]]:
-        return [(name, n / self.samples) for name, n in counts.most_common()] if self.samples else []
+        base = self.running
+        return [(name, n / base) for name, n in counts.most_common() if name != KERNEL] if base else []
 
 
 def parse(raw: str) -> Profile:
@@ -85,6 +150,7 @@ def parse(raw: str) -> Profile:
     exclusive: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     functions: Counter[str] = Counter()
+    activities: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -93,6 +159,10 @@ def parse(raw: str) -> Profile:
         count = int(count_text)
         total += count
         frames = [m for f in stack.split(";") if (m := _FRAME.match(f))]
+        if frames and (frames[-1]["function"], relative(frames[-1]["file"])) in _SYSCALL_LEAVES:
+            exclusive[KERNEL] += count
+            continue
+        activities[activity([(relative(m["file"]), m["function"]) for m in frames])] += count
         named = [(component(m["file"]), m) for m in frames]
         for name in {n for n, _ in named if n is not None}:
             inclusive[name] += count
@@ -102,7 +172,7 @@ def parse(raw: str) -> Profile:
             continue
         exclusive[owner[0]] += count
         functions[f"{owner[1]['function']} ({relative(owner[1]['file'])})"] += count
-    return Profile(total, exclusive, inclusive, functions)
+    return Profile(total, exclusive, inclusive, functions, activities)
 
 
 def available() -> bool:
@@ -121,8 +191,7 @@ def recording(pid: int, out: Path, rate: int = RATE) -> Iterator[Path]:
     if binary is None:
         raise RuntimeError("py-spy is not installed (make install)")
     proc = subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--nonblocking", "--full-filenames", "--rate", str(rate)]
-        + ["--format", "raw", "-o", str(out)],
+        [binary, "record", "--pid", str(pid), "--full-filenames", "--rate", str(rate), *RAW, str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -139,8 +208,17 @@ def recording(pid: int, out: Path, rate: int = RATE) -> Iterator[Path]:
             raise RuntimeError(f"py-spy wrote no profile of {pid}: {err.decode(errors='replace')[-500:]}")
 
 
+def activity_table(profile: Profile, cpu_ms_per_change: float) -> list[dict[str, object]]:
+    """What the host did, each with its CPU ms per change."""
+    return [
+        {"activity": name, "share": round(share, 3), "cpu_ms_per_change": round(share * cpu_ms_per_change, 3)}
+        for name, share in profile.share(profile.activities)
+    ]
+
+
 def table(profile: Profile, cpu_ms_per_change: float, top: int = 14) -> list[dict[str, object]]:
-    """Components by own samples, each with its CPU ms per change (its share of the process's)."""
+    """Components by own samples outside the system-call leaves, each with its CPU ms per
+    change (its share of the process's)."""
     inclusive = dict(profile.share(profile.inclusive))
     return [
         {
