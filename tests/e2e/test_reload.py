@@ -18,14 +18,16 @@ def test_a_tab_reloaded_mid_run_shows_every_job_again_and_each_finishes_live(
 ) -> None:
     host = host_factory()  # a host of its own: the caller's active jobs are this test's only
     demo = open_demo(host)
-    # Long enough that none finishes while the page reloads: a job that ended meanwhile is
-    # not active any more, and resume() lists active jobs only.
+    # One job ends before the reload (resume() brings back what ended in the last minute
+    # too), the others run on through it.
+    demo.start("sleep", 1, seconds=1)
+    demo.wait_until("rows => rows.length === 1 && rows[0].status === 'Completed'", timeout_s=30)
     demo.start("sleep", 4, seconds=8)
     demo.start("story", 2, step=1.5)  # six steps: 9 s
     demo.start("fail", 1, after=6, message="disk full")
-    demo.wait_until("rows => rows.length === 7 && rows.every(r => r.status === 'Running')", timeout_s=30)
+    demo.wait_until("rows => rows.length === 8 && rows.filter(r => r.status === 'Running').length === 7", timeout_s=30)
     before = {row["id"]: row["type"] for row in demo.rows()}
-    assert len(before) == 7
+    assert len(before) == 8
 
     lists_before = demo.counts()["list"]
     reloaded = time.monotonic()
@@ -33,11 +35,11 @@ def test_a_tab_reloaded_mid_run_shows_every_job_again_and_each_finishes_live(
     demo.page.get_by_role("heading", name="Job events").wait_for()
     # The page starts empty and gets its rows back from the server's list of the caller's jobs.
     demo.page.get_by_test_id("resumed").wait_for(timeout=15_000)
-    print(f"\nreload: the 7 rows were back {time.monotonic() - reloaded:.1f} s after the reload began")
-    assert demo.stat("resumed").startswith("7 running jobs"), demo.stat("resumed")
-    assert demo.counts()["list"] == lists_before + 1, demo.counts()
+    print(f"\nreload: the 8 rows were back {time.monotonic() - reloaded:.1f} s after the reload began")
+    assert demo.stat("resumed").startswith("8 jobs"), demo.stat("resumed")
+    assert demo.counts()["list"] == lists_before + 2, demo.counts()  # active, and recent for the ended
 
-    demo.wait_all_settled(7, timeout_s=60)
+    demo.wait_all_settled(8, timeout_s=60)
     rows = demo.rows()
     assert {row["id"]: row["type"] for row in rows} == before, rows  # the same jobs, no other
     for row in rows:
@@ -47,7 +49,7 @@ def test_a_tab_reloaded_mid_run_shows_every_job_again_and_each_finishes_live(
         else:
             assert row["status"] == "Completed", row
         assert row["via"] == "sse", row  # watched live again, not polled
-    assert demo.stat("jobs-done") == "7 / 7"
+    assert demo.stat("jobs-done") == "8 / 8"
     # The server agrees with the page.
     for job_id, job_type in before.items():
         status = httpx.get(f"{host.base_url}/api/jobs/{job_type}/{job_id}", timeout=5).json()

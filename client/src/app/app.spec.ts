@@ -33,11 +33,14 @@ describe('App (the demo)', () => {
     fixture.detectChanges();
   });
 
-  /** Answers the page's `resume()` (its listing of the caller's active jobs). */
-  function answerResume(jobs: JobEvent[]): void {
+  /** Answers the page's `resume()`: its listings of the caller's active and recent jobs. */
+  function answerResume(jobs: JobEvent[], recent: JobEvent[] = []): void {
     http
       .expectOne({ method: 'GET', url: '/api/jobs?status=active&limit=100' })
       .flush({ jobs, continuationToken: null });
+    http
+      .expectOne({ method: 'GET', url: '/api/jobs?status=recent&limit=100' })
+      .flush({ jobs: recent, continuationToken: null });
   }
 
   /** The page loaded again (a reload): a new App, the same server; `resume()` still pending. */
@@ -243,30 +246,41 @@ describe('App (the demo)', () => {
   it('brings back the running jobs after a reload, and they finish live', () => {
     reload();
     expect(rows()).toHaveLength(0);
-    const [a, b] = [fakeJobId(900), fakeJobId(901)];
-    answerResume([
-      fakeJobEvent(b, 4, 'Running', 0.6),
-      fakeJobEvent(a, 1, 'Queued', 0, { jobType: 'StoryPublish' }),
-    ]);
+    const [a, b, c] = [fakeJobId(900), fakeJobId(901), fakeJobId(902)];
+    // c finished while the page reloaded: it comes back with its terminal state.
+    const justDone = { ...fakeJobEvent(c, 6, 'Completed'), timestamp: new Date().toISOString() };
+    answerResume(
+      [
+        fakeJobEvent(b, 4, 'Running', 0.6),
+        fakeJobEvent(a, 1, 'Queued', 0, { jobType: 'StoryPublish' }),
+      ],
+      [justDone],
+    );
     fixture.detectChanges();
     expect(rows().map((row) => [row.dataset['jobId'], row.dataset['jobType']])).toEqual([
       [b, 'Sleep'],
       [a, 'StoryPublish'],
+      [c, 'Sleep'],
     ]);
     expect(rows()[0].textContent).toContain('resumed after a reload');
-    expect(byTestId('resumed').textContent).toContain('2 running jobs picked up again');
+    expect(byTestId('resumed').textContent).toContain('3 jobs picked up again');
 
     vi.advanceTimersByTime(100);
     const watch = grantStream(); // one stream for both, as for jobs started here
-    expect((watch.request.body as { jobs: unknown[] }).jobs).toHaveLength(2);
+    expect((watch.request.body as { jobs: unknown[] }).jobs).toHaveLength(3);
     const source = FakeEventSource.latest().open();
     source.send(fakeJobEvent(b, 4, 'Running', 0.6), '4.0');
     source.send(fakeJobEvent(b, 5, 'Completed'), '5.0');
     source.send(fakeJobEvent(a, 2, 'Completed', 1, { jobType: 'StoryPublish' }), '5.2');
+    source.send(justDone, '5.2.6'); // the server's first event for a finished job: its end
     fixture.detectChanges();
-    expect(rows().map((row) => row.dataset['status'])).toEqual(['Completed', 'Completed']);
+    expect(rows().map((row) => row.dataset['status'])).toEqual([
+      'Completed',
+      'Completed',
+      'Completed',
+    ]);
     expect(rows()[0].querySelector('[data-testid="time"]')!.textContent).toBe(''); // start unknown
-    expect(byTestId('jobs-done').textContent!.trim()).toBe('2 / 2');
+    expect(byTestId('jobs-done').textContent!.trim()).toBe('3 / 3');
     expect(source.closed).toBe(true);
   });
 

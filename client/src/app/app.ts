@@ -171,7 +171,8 @@ export class App {
 
   /**
    * A reloaded tab forgets what it watched; the server does not. The caller's active jobs
-   * come back as rows and finish live. A job this tab starts meanwhile is listed once.
+   * (and those that ended in the last minute) come back as rows and finish live. A job this
+   * tab starts meanwhile is listed once.
    */
   private resume(): void {
     this.events

@@ -17,6 +17,7 @@ export {
   JobEventsService,
   newerVersionsOnly,
   newIdempotencyKey,
+  RESUME_FINISHED_WITHIN_MS,
   RESUME_MAX_PAGES,
   type JobEventsHeld,
   type JobEventsStats,

@@ -711,7 +711,7 @@ describe('JobEventsService.listJobs and resume', () => {
     const answers: (readonly JobEvent[])[] = [];
     let completed = false;
     service
-      .resume()
+      .resume({ finishedWithinMs: 0 })
       .subscribe({ next: (jobs) => answers.push(jobs), complete: () => (completed = true) });
     http
       .expectOne(listed('active'))
@@ -726,14 +726,32 @@ describe('JobEventsService.listJobs and resume', () => {
 
   it('answers an empty list when nothing is running', () => {
     const answers: (readonly JobEvent[])[] = [];
-    service.resume().subscribe((jobs) => answers.push(jobs));
+    service.resume({ finishedWithinMs: 0 }).subscribe((jobs) => answers.push(jobs));
     http.expectOne(listed('active')).flush({ jobs: [], continuationToken: null });
     expect(answers).toEqual([[]]);
   });
 
-  it(`reads at most ${RESUME_MAX_PAGES} pages`, () => {
+  it('adds the jobs that finished within the last minute: a reload of its own', () => {
+    vi.setSystemTime(new Date('2026-12-01T12:00:00Z'));
+    const at = (iso: string, event: JobEvent): JobEvent => ({ ...event, timestamp: iso });
     const answers: (readonly JobEvent[])[] = [];
     service.resume().subscribe((jobs) => answers.push(jobs));
+    http.expectOne(listed('active')).flush({ jobs: [jobEvent(JOB_C, 2)], continuationToken: null });
+    http.expectOne(listed('recent')).flush({
+      jobs: [
+        jobEvent(JOB_C, 2), // still running: listed once
+        at('2026-12-01T11:59:30Z', jobEvent(JOB_B, 4, 'Completed')), // finished during the reload
+        at('2026-12-01T11:58:00Z', jobEvent(JOB_A, 4, 'Failed')), // history, not this reload's
+      ],
+      continuationToken: 'more',
+    });
+    expect(answers.map((jobs) => jobs.map((job) => job.jobId))).toEqual([[JOB_C, JOB_B]]);
+    http.expectNone((request) => request.url === '/api/jobs'); // one page of recent, no more
+  });
+
+  it(`reads at most ${RESUME_MAX_PAGES} pages`, () => {
+    const answers: (readonly JobEvent[])[] = [];
+    service.resume({ finishedWithinMs: 0 }).subscribe((jobs) => answers.push(jobs));
     for (let page = 0; page < RESUME_MAX_PAGES; page++) {
       http
         .expectOne((request) => request.url === '/api/jobs')
@@ -747,7 +765,7 @@ describe('JobEventsService.listJobs and resume', () => {
     const answers: (readonly JobEvent[])[] = [];
     const errors: unknown[] = [];
     service
-      .resume()
+      .resume({ finishedWithinMs: 0 })
       .subscribe({ next: (jobs) => answers.push(jobs), error: (e) => errors.push(e) });
     http
       .expectOne(listed('active'))
@@ -761,7 +779,7 @@ describe('JobEventsService.listJobs and resume', () => {
     http.expectOne(listed('active')).flush({ jobs: [jobEvent(JOB_A, 2)], continuationToken: null });
     expect(answers.map((jobs) => jobs.length)).toEqual([1]);
 
-    service.resume().subscribe({ error: (e) => errors.push(e) });
+    service.resume({ finishedWithinMs: 0 }).subscribe({ error: (e) => errors.push(e) });
     http
       .expectOne(listed('active'))
       .flush({ title: 'bad' }, { status: 400, statusText: 'Bad Request' });

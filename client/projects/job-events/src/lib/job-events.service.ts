@@ -9,6 +9,7 @@ import {
   EMPTY,
   expand,
   finalize,
+  forkJoin,
   fromEvent,
   map,
   mergeMap,
@@ -232,32 +233,51 @@ export class JobEventsService {
 
   /**
    * The caller's active jobs (`Queued` or `Running`), newest first, every page of them (at
-   * most `RESUME_MAX_PAGES` × 100): what a reloaded tab was watching, to watch again. Each is
-   * a `JobRef` (and a `JobEvent`: its state when listed), ready for `watchJob`, `jobResource`
-   * or `jobsResource`:
+   * most `RESUME_MAX_PAGES` × 100), then the jobs that finished within `finishedWithinMs`
+   * (default 60 s, from the first page of `recent`): what a reloaded tab was watching, to
+   * watch again, including a job that finished during the reload itself. Each is a `JobRef`
+   * (and a `JobEvent`: its state when listed), ready for `watchJob`, `jobResource` or
+   * `jobsResource`:
    *
    * ```ts
    * readonly resumed = toSignal(this.jobs.resume(), { initialValue: [] });
    * readonly watched = jobsResource(() => this.resumed());
    * ```
    *
-   * A job that finished while the tab was away is not active any more; list `recent`
-   * with `listJobs` to show those too.
+   * Jobs that finished longer ago are history, not a reload's: list `recent` with
+   * `listJobs` to show those. `finishedWithinMs: 0` reads the active jobs only.
    */
-  resume(): Observable<readonly JobEvent[]> {
+  resume(options: { readonly finishedWithinMs?: number } = {}): Observable<readonly JobEvent[]> {
+    const within = options.finishedWithinMs ?? RESUME_FINISHED_WITHIN_MS;
     let pages = 0;
     const page = (continuationToken?: string) => {
       pages++;
       return this.listJobs('active', { limit: 100, continuationToken });
     };
-    return page().pipe(
+    const active = page().pipe(
       expand((list) =>
         list.continuationToken && pages < RESUME_MAX_PAGES ? page(list.continuationToken) : EMPTY,
       ),
-      reduce<JobList, JobEvent[]>((jobs, list) => {
-        const seen = new Set(jobs.map((job) => job.jobId));
-        return [...jobs, ...list.jobs.filter((job) => !seen.has(job.jobId))];
-      }, []),
+      reduce<JobList, JobEvent[]>((jobs, list) => [...jobs, ...list.jobs], []),
+    );
+    const finished =
+      within > 0
+        ? this.listJobs('recent', { limit: 100 }).pipe(
+            map((list) => {
+              const since = Date.now() - within;
+              return list.jobs.filter(
+                (job) => isTerminal(job) && Date.parse(job.timestamp) >= since,
+              );
+            }),
+          )
+        : of([]);
+    return forkJoin([active, finished]).pipe(
+      map(([running, ended]) => {
+        const seen = new Set<string>();
+        return [...running, ...ended].filter(
+          (job) => !seen.has(job.jobId) && !!seen.add(job.jobId),
+        );
+      }),
     );
   }
 
@@ -481,6 +501,8 @@ export interface StartOptions {
 
 /** At most this many pages (of 100 jobs) are read by `resume()`. */
 export const RESUME_MAX_PAGES = 10;
+/** `resume()` also returns the jobs that finished this recently: a reload's own window. */
+export const RESUME_FINISHED_WITHIN_MS = 60_000;
 
 /** The wait before retrying `error` if `retryable` says so (the server's `Retry-After`, at least 1 s), else the error. */
 function retryDelay(error: unknown, retryable: (error: unknown) => boolean): Observable<unknown> {

@@ -385,12 +385,14 @@ describe('jobsResource', () => {
     const fixture = TestBed.createComponent(ResumedJobs);
     fixture.detectChanges();
     const { watch } = fixture.componentInstance;
+    http.expectOne('/api/jobs?status=active&limit=100').flush({
+      jobs: [jobEvent(JOB_B, 4, 'Running', 0.5), jobEvent(JOB_A, 1, 'Queued')],
+      continuationToken: null,
+    });
+    // The jobs that finished within the last minute: none here.
     http
-      .expectOne('/api/jobs?status=active&limit=100')
-      .flush({
-        jobs: [jobEvent(JOB_B, 4, 'Running', 0.5), jobEvent(JOB_A, 1, 'Queued')],
-        continuationToken: null,
-      });
+      .expectOne('/api/jobs?status=recent&limit=100')
+      .flush({ jobs: [], continuationToken: null });
     fixture.detectChanges();
     expect(watch.jobs().map((job) => job.ref)).toEqual([ref(JOB_B), ref(JOB_A)]);
     vi.advanceTimersByTime(100);
