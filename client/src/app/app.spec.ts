@@ -33,11 +33,15 @@ describe('App (the demo)', () => {
     fixture.detectChanges();
   });
 
-  /** Answers the page's `resume()`: its listings of the caller's active and recent jobs. */
-  function answerResume(jobs: JobEvent[], recent: JobEvent[] = []): void {
+  /**
+   * Answers the page's `resume()`: its listing of the caller's active jobs, and after a
+   * reload (`recent` given) of the recent ones too.
+   */
+  function answerResume(jobs: JobEvent[], recent?: JobEvent[]): void {
     http
       .expectOne({ method: 'GET', url: '/api/jobs?status=active&limit=100' })
       .flush({ jobs, continuationToken: null });
+    if (recent === undefined) return;
     http
       .expectOne({ method: 'GET', url: '/api/jobs?status=recent&limit=100' })
       .flush({ jobs: recent, continuationToken: null });
@@ -46,6 +50,9 @@ describe('App (the demo)', () => {
   /** The page loaded again (a reload): a new App, the same server; `resume()` still pending. */
   function reload(): void {
     fixture.destroy();
+    vi.spyOn(performance, 'getEntriesByType').mockReturnValue([
+      { type: 'reload' } as PerformanceNavigationTiming,
+    ]);
     fixture = TestBed.createComponent(App);
     element = fixture.nativeElement as HTMLElement;
     fixture.detectChanges();
@@ -56,6 +63,7 @@ describe('App (the demo)', () => {
   afterEach(() => {
     fixture.destroy();
     vi.useRealTimers();
+    vi.restoreAllMocks();
   });
 
   const byTestId = (id: string) => element.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
@@ -290,7 +298,7 @@ describe('App (the demo)', () => {
     click('start-sleep');
     const start = http.expectOne('/api/jobs/Sleep/start');
     const answer = started('Sleep');
-    answerResume([fakeJobEvent(answer.jobId, 1, 'Queued')]); // the server listed it first
+    answerResume([fakeJobEvent(answer.jobId, 1, 'Queued')], []); // the server listed it first
     fixture.detectChanges();
     start.flush(answer);
     fixture.detectChanges();

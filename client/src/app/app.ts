@@ -1,6 +1,6 @@
 import { Component, computed, DestroyRef, inject, signal, WritableSignal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { JobEventsService } from 'job-events';
+import { JobEventsService, RESUME_FINISHED_WITHIN_MS } from 'job-events';
 import { catchError, EMPTY, finalize, from, map, mergeMap } from 'rxjs';
 
 import { fail, fiftyJobs, JobKind, JobRequest, sleep, StartedJob, storyPublish } from './demo-jobs';
@@ -175,8 +175,10 @@ export class App {
    * tab starts meanwhile is listed once.
    */
   private resume(): void {
+    // Jobs that ended in the last minute are this tab's only after a reload; a fresh visit
+    // shows the running ones only (with auth off, every tab's jobs are "mine").
     this.events
-      .resume()
+      .resume({ finishedWithinMs: pageWasReloaded() ? RESUME_FINISHED_WITHIN_MS : 0 })
       .pipe(takeUntilDestroyed(this.destroyRef))
       .subscribe({
         next: (active) => {
@@ -227,4 +229,10 @@ export class App {
         this.jobs.update((jobs) => [job, ...jobs.filter((known) => known.jobId !== job.jobId)]),
       );
   }
+}
+
+/** This page load is a reload of the tab (Navigation Timing), not a fresh visit. */
+function pageWasReloaded(): boolean {
+  const [navigation] = performance.getEntriesByType('navigation') as PerformanceNavigationTiming[];
+  return navigation?.type === 'reload';
 }
