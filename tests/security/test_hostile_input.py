@@ -38,11 +38,14 @@ async def test_odd_ids_and_types_never_reach_storage(client, odd):
         ("GET", f"/api/jobs/Sleep/{odd}"),
         ("GET", f"/api/jobs/{odd}/{REAL_ID}"),
         ("POST", f"/api/jobs/Sleep/{odd}/token"),
+        ("POST", f"/api/jobs/Sleep/{odd}/cancel"),
         ("POST", f"/api/jobs/{odd}/start"),
         ("GET", f"/api/jobs/Sleep/{odd}/events?access_token=x"),
     ]
     before = OPERATIONS.total()
     for method, path in requests:
+        if client.build_request(method, path).url.path == "/api/jobs":
+            continue  # `..` collapsed the path to the caller's job list: a real endpoint, no id in it
         assert_problem(await client.request(method, path, json={} if method == "POST" else None))
     watch = await client.post("/api/watch", json={"jobs": [{"jobType": "Sleep", "jobId": odd}]})
     assert_problem(watch)
