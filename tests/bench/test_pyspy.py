@@ -70,7 +70,6 @@ def test_samples_go_to_their_activity_and_component_and_syscalls_stay_apart(monk
     assert rows["status writes (create, claim, progress, terminal)"] == pytest.approx(3.0)
 
 
-@pytest.mark.skipif(not pyspy.available(), reason="py-spy is a dev requirement (make install)")
 def test_a_recording_of_a_busy_process_names_its_hot_function(tmp_path: Path) -> None:
     code = "def spin_here():\n    while True:\n        sum(range(1000))\nspin_here()\n"
     proc = subprocess.Popen([sys.executable, "-c", code])

@@ -126,11 +126,13 @@ class Steps:
         """Runs `command` in a pseudo-terminal (the CLI prompts only in one) and types
         `answer` once `prompt` shows."""
         started = time.monotonic()
+        # The Angular CLI never prompts when CI is set (as .ci/run sets it): the prompt is this step's point.
+        env = {name: value for name, value in self.env.items() if name != "CI"}
         pid, fd = pty.fork()
         if pid == 0:  # the child: exec, or leave without running the parent's cleanup
             try:
                 os.chdir(cwd)
-                os.execvpe(command[0], command, self.env)
+                os.execvpe(command[0], command, env)
             finally:
                 os._exit(127)
         output, answered = b"", False
