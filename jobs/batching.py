@@ -4,14 +4,15 @@ The change feed's rows of one minute share a partition, and so do the active
 index's rows: what many jobs write within a short window goes out as one request
 per partition (up to 100 rows, the transaction limit) instead of one per row.
 A caller that needs its row durable (a terminal change, a new job's active row)
-awaits it; one that does not (a progress row) only enqueues it.
+awaits it; one that does not (a progress row) only enqueues it. A `pack` function
+may merge one partition's rows into fewer entities first (the change feed does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,13 +23,15 @@ log = logging.getLogger(__name__)
 
 TRANSACTION_LIMIT = 100
 Operation = Literal["upsert", "delete"]
+# One partition's queued upserts -> the entities to write, each with the indexes of the rows it holds.
+Packer = Callable[[Sequence[Mapping[str, Any]]], list[tuple[dict[str, Any], list[int]]]]
 
 
 @dataclass
 class _Pending:
     operation: Operation
     entity: Mapping[str, Any]
-    done: asyncio.Future[None]
+    waiters: list[asyncio.Future[None]]  # one per submitted row it carries
 
 
 @dataclass
@@ -37,6 +40,7 @@ class TableBatcher:
     # At most one write round per window; a row that comes after a quiet window goes at once,
     # so a lone job waits for nothing and a busy process shares its transactions.
     window_seconds: float = 0.1  # well below a watcher's 0.75 s tick
+    pack: Packer | None = None  # upserts only
     _pending: dict[str, list[_Pending]] = field(default_factory=dict, init=False)
     _flush: asyncio.Task[None] | None = field(default=None, init=False)
     _last_round: float = field(default=float("-inf"), init=False)
@@ -45,11 +49,11 @@ class TableBatcher:
     def submit(self, operation: Operation, entity: Mapping[str, Any]) -> asyncio.Future[None]:
         """Queue one row; the future resolves once it is written (or fails with the error)."""
         loop = asyncio.get_running_loop()
-        item = _Pending(operation, entity, loop.create_future())
-        self._pending.setdefault(str(entity["PartitionKey"]), []).append(item)
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.setdefault(str(entity["PartitionKey"]), []).append(_Pending(operation, entity, [done]))
         if self._flush is None or self._flush.done():
             self._flush = loop.create_task(self._flush_soon(), name="table-batch")
-        return item.done
+        return done
 
     async def drain(self) -> None:
         """Write everything queued now (shutdown)."""
@@ -67,8 +71,15 @@ class TableBatcher:
 
     def _take(self) -> list[list[_Pending]]:
         pending, self._pending = self._pending, {}
+        packed = [self._packed(rows) for rows in pending.values()]
+        return [rows[i : i + TRANSACTION_LIMIT] for rows in packed for i in range(0, len(rows), TRANSACTION_LIMIT)]
+
+    def _packed(self, rows: list[_Pending]) -> list[_Pending]:
+        if self.pack is None:
+            return rows
         return [
-            rows[i : i + TRANSACTION_LIMIT] for rows in pending.values() for i in range(0, len(rows), TRANSACTION_LIMIT)
+            _Pending("upsert", entity, [w for i in members for w in rows[i].waiters])
+            for entity, members in self.pack([r.entity for r in rows])
         ]
 
     async def _write(self, chunks: list[list[_Pending]]) -> None:
@@ -115,11 +126,11 @@ def _unique(chunk: list[_Pending]) -> list[_Pending]:
 
 
 def _settle(chunk: list[_Pending], error: BaseException | None) -> None:
-    for item in chunk:
-        if item.done.done():
+    for done in (w for item in chunk for w in item.waiters):
+        if done.done():
             continue
         if error is None:
-            item.done.set_result(None)
+            done.set_result(None)
         else:
-            item.done.set_exception(error)
-            item.done.exception()  # a progress row's future is never awaited: mark it seen
+            done.set_exception(error)
+            done.exception()  # a progress row's future is never awaited: mark it seen

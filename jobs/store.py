@@ -4,8 +4,9 @@ Three tables share a prefix (default `jobs`):
 
 - `jobs`        one row per job (PartitionKey = job id). Every write is
                 ETag-conditional, so a stale writer loses and retries on fresh data.
-- `jobsfeed`    the change feed: one row per status change, partitioned by UTC
-                minute. One watcher per process reads it (not one read per stream).
+- `jobsfeed`    the change feed, partitioned by UTC minute: one row per write round,
+                holding that round's changes (jobs/feed.py). One watcher per process
+                reads it (not one read per stream).
 - `jobsactive`  one row per unfinished job, with its deadline and owner. The sweeper,
                 the watcher's reconciliation and "my active jobs" read it instead of
                 scanning `jobs`. The same partition holds one history row per job
@@ -37,7 +38,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
@@ -54,6 +55,7 @@ from errors import (
     StoreConflict,
     Superseded,
 )
+from jobs import feed
 from jobs.batching import TRANSACTION_LIMIT, TableBatcher
 from jobs.clock import Clock, SystemClock
 from jobs.failures import Failure
@@ -133,10 +135,6 @@ class StatusStore(Protocol):
     def add_listener(self, listener: Listener) -> None: ...
 
 
-def feed_partition(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
-
-
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -155,7 +153,7 @@ class TableStatusStore:
         self._active = service.get_table_client(self.table_names[2])
         self._clock = clock or SystemClock()
         self._listeners: list[Listener] = []
-        self._feed_rows = TableBatcher(self._feed)
+        self._feed_rows = TableBatcher(self._feed, pack=feed.pack)
         # A start awaits its active row: share a transaction only with the starts under way.
         self._active_rows = TableBatcher(self._active, window_seconds=0.0)
         # A finished job's index row can wait for the others, as its feed row does.
@@ -197,18 +195,13 @@ class TableStatusStore:
         entities = self._feed.query_entities(
             "PartitionKey ge @first and PartitionKey le @last and RowKey ge @since",
             parameters={
-                "first": feed_partition(since),
-                "last": feed_partition(now + timedelta(minutes=1)),
-                "since": f"{_ms(since):013d}",
+                "first": feed.partition(since),
+                "last": feed.partition(now + timedelta(minutes=1)),
+                "since": feed.since_key(since),
             },
-            select=["RowKey", "Payload"],
+            select=["RowKey", "Changes", "Payload"],
         )
-        changes = []
-        async for entity in entities:
-            key = entity["RowKey"]
-            if wanted is None or wanted(_feed_job_id(key), _feed_version(key)):
-                changes.append(JobStatus.model_validate_json(entity["Payload"]))
-        return changes
+        return [change async for entity in entities for change in feed.changes(entity, wanted)]
 
     async def active_jobs(self) -> list[ActiveJob]:
         entities = self._active.query_entities(
@@ -407,7 +400,7 @@ class TableStatusStore:
     async def delete_feed_before(self, cutoff: datetime) -> int:
         """Drop change-feed rows older than `cutoff` (called by the sweeper)."""
         entities = self._feed.query_entities(
-            "PartitionKey lt @cutoff", parameters={"cutoff": feed_partition(cutoff)}, select=["PartitionKey", "RowKey"]
+            "PartitionKey lt @cutoff", parameters={"cutoff": feed.partition(cutoff)}, select=["PartitionKey", "RowKey"]
         )
         batches: dict[str, list[tuple[str, dict[str, str]]]] = {}
         deleted = 0
@@ -473,15 +466,7 @@ class TableStatusStore:
         await self.forget_active(status.job_id)
 
     def _append_feed(self, status: JobStatus) -> asyncio.Future[None]:
-        # An upsert: a row written again (republish) is the same row.
-        return self._feed_rows.submit(
-            "upsert",
-            {
-                "PartitionKey": feed_partition(status.timestamp),
-                "RowKey": _feed_row_key(status),
-                "Payload": status.to_json(),
-            },
-        )
+        return self._feed_rows.submit("upsert", feed.row(status))
 
 
 def _cancelled(record: JobRecord, now: datetime) -> JobRecord:
@@ -515,21 +500,6 @@ def _owner_hash(principal: str) -> str:
 
 def _idempotency_partition(principal: str) -> str:
     return "idem-" + _owner_hash(principal)
-
-
-def _feed_row_key(status: JobStatus) -> str:
-    """`<13-digit ms>-<job id>-<10-digit version>`: time order within a partition."""
-    return f"{_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}"
-
-
-def _feed_job_id(row_key: str) -> str:
-    """The job id inside a `_feed_row_key`."""
-    return row_key[14:-11]
-
-
-def _feed_version(row_key: str) -> int:
-    """The version inside a `_feed_row_key`."""
-    return int(row_key[-10:])
 
 
 def _entity_from_record(record: JobRecord) -> dict[str, object]:
