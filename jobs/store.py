@@ -430,12 +430,10 @@ class TableStatusStore:
             updated = mutate(current)
             if updated is None:
                 return current
+            entity, mode = _changed(current, updated)
             try:
                 meta = await self._jobs.update_entity(
-                    _entity_from_record(updated),
-                    mode=UpdateMode.REPLACE,
-                    etag=current.etag,
-                    match_condition=MatchConditions.IfNotModified,
+                    entity, mode=mode, etag=current.etag, match_condition=MatchConditions.IfNotModified
                 )
             except ResourceModifiedError:
                 # Someone else wrote first: re-read and re-check, after a short random pause
@@ -525,6 +523,16 @@ def _entity_from_record(record: JobRecord) -> dict[str, object]:
         "CancelRequestedAt": record.cancel_requested_at,
     }
     return {k: v for k, v in entity.items() if v is not None}
+
+
+def _changed(current: JobRecord, updated: JobRecord) -> tuple[dict[str, object], UpdateMode]:
+    """What to send to turn `current` into `updated` under `current`'s ETag: only the changed
+    properties (a progress write changes 4 of 18), unless one must be removed."""
+    old, new = _entity_from_record(current), _entity_from_record(updated)
+    if not old.keys() <= new.keys():  # MERGE keeps what it is not sent
+        return new, UpdateMode.REPLACE
+    keys = ("PartitionKey", "RowKey")
+    return {k: v for k, v in new.items() if k in keys or old.get(k) != v}, UpdateMode.MERGE
 
 
 def _record_from_entity(e: dict[str, Any]) -> JobRecord:  # a table entity: values as the SDK typed them

@@ -232,3 +232,24 @@ async def test_history_rows_leave_after_the_recent_window(store):
     assert await store.delete_history_before(cutoff) == 1
     assert [r.job_id for r in (await store.list_recent("alice", 10)).jobs] == [new]
     assert {a.job_id for a in await store.active_jobs()} == {old, new}  # the active rows stay
+
+
+async def test_a_write_sends_only_what_changed_and_the_row_is_what_a_full_write_would_be(store):
+    from jobs.store import STATUS_ROW, _changed, _entity_from_record
+
+    job_id = new_id()
+    record = await store.claim((await store.create(job_id, "Sleep", "alice", 60)).job_id, "run-1", 1, 5)
+    progressed = await store.update(record, JobUpdate(progress=0.5, message="half way"), run_id="run-1")
+    entity, mode = _changed(record, progressed)
+    assert mode.value == "merge"
+    assert set(entity) == {"PartitionKey", "RowKey", "Progress", "Message", "UpdatedAt", "Version"}
+    await store.cancel(job_id, timedelta(seconds=30))
+    with pytest.raises(Cancelled):
+        await store.update(progressed, JobUpdate(progress=0.75), run_id="run-1")
+    final = await store.get(job_id)
+    stored = dict(await store._jobs.get_entity(job_id, STATUS_ROW))
+    assert stored == _entity_from_record(final)  # nothing left over, nothing missing
+    # A property that must go (none does today) is removed by a full write instead.
+    assert final.cancel_requested_at is not None
+    entity, mode = _changed(final, replace(final, cancel_requested_at=None))
+    assert mode.value == "replace" and "CancelRequestedAt" not in entity and "Owner" in entity
