@@ -153,7 +153,7 @@ class TableStatusStore:
         self._active = service.get_table_client(self.table_names[2])
         self._clock = clock or SystemClock()
         self._listeners: list[Listener] = []
-        self._feed_rows = TableBatcher(self._feed, pack=feed.pack)
+        self._feed_rows = TableBatcher(self._feed, window_seconds=feed.WINDOW_SECONDS, pack=feed.pack)
         # A start awaits its active row: share a transaction only with the starts under way.
         self._active_rows = TableBatcher(self._active, window_seconds=0.0)
         # A finished job's index row can wait for the others, as its feed row does.
