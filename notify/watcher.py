@@ -30,7 +30,7 @@ from telemetry.metrics import FeedRead, metrics
 log = logging.getLogger(__name__)
 
 # A row written within this long of its timestamp is read by the next tick: a write and
-# its batch round take well under it (jobs/feed.py's WINDOW_SECONDS, 0.15 s).
+# its batch round take well under it (jobs/feed.py's WINDOW_SECONDS, 0.1 s).
 OVERLAP_SECONDS = 0.5
 # A row later than that is read by the next sweep. 0 sweeps on every tick (the design
 # before the high-water mark: 5 reads of every row at a 0.75 s tick).
