@@ -1,9 +1,12 @@
 """Benchmark 2: notification latency, status write -> event received, p50/p95/p99.
 
-    .venv/bin/python -m bench.latency [--size default|busy] [--rounds 3] [--jobs 20] [--seconds 20] [--steps 10]
+    .venv/bin/python -m bench.latency [--size default|busy|quiet] [--rounds 3] [--jobs 20] [--seconds 20] [--steps 10]
 
 Sizes: `default` is 20 jobs of 20 s with 10 progress writes each; `busy` is ten times the
-load, 200 jobs of 20 s with 20 progress writes each (results in latency_busy.json).
+load, 200 jobs of 20 s with 20 progress writes each (results in latency_busy.json); `quiet`
+is 2 jobs of 20 s with 5 progress writes each, the rate of the cost model's reference loads
+(a few jobs at a time), whose storage operations per change infra/cost_model.py uses
+(latency_quiet.json).
 
 Two local hosts share one Azurite system (tables and queue):
 - W runs HTTP and the worker: every job runs here and every status is written here;
@@ -49,6 +52,7 @@ from typing import Any
 
 import httpx
 import psutil
+from azure.core.exceptions import AzureError
 
 from bench import common, pyspy
 from harness import sse
@@ -65,9 +69,9 @@ COST_COLUMNS = [
     "azurite_cpu_ms",
     "client_cpu_ms",
 ]
-SIZES = {"default": (20, 20.0, 10), "busy": (200, 20.0, 20)}  # jobs, seconds, steps
+SIZES = {"default": (20, 20.0, 10), "busy": (200, 20.0, 20), "quiet": (2, 20.0, 5)}  # jobs, seconds, steps
 # p99 targets (ms) by size: (same process, cross process)
-GOALS = {"default": (100.0, 1000.0), "busy": (250.0, 1000.0)}
+GOALS = {"default": (100.0, 1000.0), "busy": (250.0, 1000.0), "quiet": (100.0, 1000.0)}
 
 SAME = "same process (SSE)"
 CROSS = "cross process (SSE)"
@@ -148,8 +152,12 @@ async def table_writes(table: Any, stop: asyncio.Event, out: list[float]) -> Non
     while not stop.is_set():
         n += 1
         t0 = time.perf_counter()
-        await table.upsert_entity({"PartitionKey": "bench", "RowKey": "probe", "N": n})
-        out.append((time.perf_counter() - t0) * 1000)
+        try:
+            await table.upsert_entity({"PartitionKey": "bench", "RowKey": "probe", "N": n})
+        except AzureError as exc:  # Azurite dropped a connection (seen under py-spy): skip this sample
+            common.log(f"probe write failed ({type(exc).__name__}); next one in 0.1 s")
+        else:
+            out.append((time.perf_counter() - t0) * 1000)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.1)
 
@@ -337,15 +345,23 @@ async def run(args: Any) -> dict[str, Any]:
             "measured": f"{by[CROSS]['p99_ms']} ms",
             "met": by[CROSS]["p99_ms"] is not None and by[CROSS]["p99_ms"] <= cross_goal,
         },
+    ]
+    # The cost targets are the busy size's (issue 13): at a low rate few changes share a
+    # write round, and idle work (polls, ticks) is shared by few changes.
+    busy = args.size == "busy"
+    writes, cpu = per_change["table_writes_per_change"], per_change["cpu_ms_per_change"]
+    targets += [
         {
-            "target": "table writes per status change <= 1.2 (reads and queue operations reported beside it)",
-            "measured": f"{per_change['table_writes_per_change']}",
-            "met": per_change["table_writes_per_change"] is not None and per_change["table_writes_per_change"] <= 1.2,
+            "target": ("" if busy else "(at the busy size) ")
+            + "table writes per status change <= 1.2 (reads and queue operations reported beside it)",
+            "measured": f"{writes}",
+            "met": (writes is not None and writes <= 1.2) if busy else None,
         },
         {
-            "target": "host CPU per status change <= 1 ms (both hosts; the worker host in brackets)",
-            "measured": f"{per_change['cpu_ms_per_change']} ms ({per_change['worker_cpu_ms']} ms)",
-            "met": per_change["cpu_ms_per_change"] is not None and per_change["cpu_ms_per_change"] <= 1.0,
+            "target": ("" if busy else "(at the busy size) ")
+            + "host CPU per status change <= 1 ms (both hosts; the worker host in brackets)",
+            "measured": f"{cpu} ms ({per_change['worker_cpu_ms']} ms)",
+            "met": (cpu is not None and cpu <= 1.0) if busy else None,
         },
     ]
     targets.append(
