@@ -64,6 +64,15 @@ LOG_BYTES_PER_JOB = 1_770  # 3.0 records a job, all processes (start, the /watch
 LOG_BYTES_PER_STREAM_HOUR = 23_400  # 42 records: a /token and a stream open per planned reconnect
 LOG_BYTES_PER_IDLE_HOUR = 0  # nothing to do: sweeps and feed reads log nothing (the host's rows are below)
 
+# --- table writes per status change, measured --------------------------------------------------
+# bench/latency.py --size quiet (bench/README.md benchmark 2): 2 jobs at a time with 5 progress
+# reports each, the rate of the reference loads, where few changes share a feed round. Counted at
+# the SDK in both hosts: status row, feed, active index and history rows, over 8 changes a job
+# (created, running, 5 reports, the end). A test reads it from bench/results/latency_quiet.json.
+# At the busy size (200 jobs at once) it is 1.17: rounds are shared.
+TABLE_WRITES_PER_CHANGE = 1.94
+
+
 # --- the hidden-tab pause: streams are open only while a tab is visible and waiting -------------
 # The client library (client/, `hiddenPauseMs`) closes a tab's streams once the page has been
 # hidden for HIDDEN_PAUSE_SECONDS and reopens them (from the versions it has) when it is shown.
@@ -122,6 +131,9 @@ class Deployment:
     log_bytes_per_job: float = LOG_BYTES_PER_JOB
     log_bytes_per_stream_hour: float = LOG_BYTES_PER_STREAM_HOUR
     log_bytes_per_idle_hour: float = LOG_BYTES_PER_IDLE_HOUR
+    table_writes_per_change: float = TABLE_WRITES_PER_CHANGE
+    table_reads_per_job: float = 2.0  # the claim's read of the row, the watch's ownership read
+    cancel_check_seconds: float = 2.0  # CANCEL_CHECK_SECONDS: a running job's read of its row
     job_row_kb: float = 1.0
     job_retention_months: float = 12.0
     package_gb: float = 0.1
@@ -292,11 +304,18 @@ def monthly_cost(load: Load, dep: Deployment = Deployment(), prices: Prices = Pr
         sb_ops = 0.0
     servicebus = sb_ops / 1e6 * prices.servicebus_basic_per_million_ops
 
-    # Tables: per job create (3), claim (3), progress (2 each), terminal (3), ownership read (1);
-    # per stream open one state read per job; per instance with streams one feed read per tick
-    # and one active-index read per reconciliation; per sweep 3.
+    # Tables: per job its changes (created, running, each report, the end) at the measured
+    # writes per change, its reads, and the cancel check's reads while it runs (at most one per
+    # CANCEL_CHECK_SECONDS); per stream open one state read per job; per instance with streams
+    # one feed read per tick and one active-index read per reconciliation; per sweep 3.
+    changes_per_job = 3 + load.progress_updates_per_job
     table_tx = (
-        jobs * (10 + 2 * load.progress_updates_per_job)
+        jobs
+        * (
+            changes_per_job * dep.table_writes_per_change
+            + dep.table_reads_per_job
+            + load.job_seconds / dep.cancel_check_seconds
+        )
         + stream_opens * load.jobs_per_stream
         + feed_instance_seconds * (1 / dep.watch_poll_seconds + 1 / dep.watch_reconcile_seconds)
         + sweeps * 3
