@@ -4,25 +4,8 @@ does not cost the others theirs."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 
-import pytest
-
-from harness.processes import isolated_settings
 from jobs.batching import TableBatcher
-from jobs.storage import table_service
-from settings import Settings
-
-
-@pytest.fixture
-async def table(azurite) -> AsyncIterator[object]:
-    service = table_service(Settings.model_validate(isolated_settings(azurite)))
-    name = f"b{secrets.token_hex(4)}"
-    await service.create_table_if_not_exists(name)
-    yield service.get_table_client(name)
-    await service.delete_table(name)
-    await service.close()
 
 
 async def _rows(table, partition: str) -> list[str]:

@@ -4,19 +4,12 @@ the watched ones parsed; on Azurite, a packed row is one entity of one transacti
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from harness.processes import isolated_settings
 from jobs import feed
 from jobs.batching import TableBatcher
 from jobs.model import JobState, JobStatus
-from jobs.storage import table_service
-from settings import Settings
 
 T0 = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
 
@@ -80,16 +73,6 @@ def test_a_row_written_before_packing_is_still_read() -> None:
     legacy = {"RowKey": feed.row(status)["RowKey"], "Payload": status.to_json()}
     assert feed.changes(legacy) == [status]
     assert feed.changes(legacy, lambda job_id, version: (job_id, version) != ("old", 7)) == []
-
-
-@pytest.fixture
-async def table(azurite: Any) -> AsyncIterator[Any]:
-    service = table_service(Settings.model_validate(isolated_settings(azurite)))
-    name = f"f{secrets.token_hex(4)}"
-    await service.create_table_if_not_exists(name)
-    yield service.get_table_client(name)
-    await service.delete_table(name)
-    await service.close()
 
 
 async def test_a_busy_round_is_one_request_and_one_entity_per_partition(table: Any) -> None:
