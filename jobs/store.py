@@ -227,7 +227,7 @@ class TableStatusStore:
         positions = sorted([position(e["CreatedAt"], e["RowKey"]) async for e in entities])
         if after is not None:
             positions = [p for p in positions if p > after]
-        return await self._page(positions, limit, owner)
+        return await self._page(positions, limit, owner, unfinished=True)
 
     async def list_recent(self, owner: str, limit: int, after: str | None = None) -> JobPage:
         """The owner's jobs of the last RECENT_WINDOW, newest first: one range query of
@@ -247,11 +247,14 @@ class TableStatusStore:
                 break
         return await self._page(positions, limit, owner)
 
-    async def _page(self, positions: list[str], limit: int, owner: str) -> JobPage:
+    async def _page(self, positions: list[str], limit: int, owner: str, *, unfinished: bool = False) -> JobPage:
         shown = positions[:limit]
         records = await asyncio.gather(*(self.get(job_id_at(p)) for p in shown))
-        # An index row may briefly precede its status row (a start under way): not listed yet.
-        jobs = [r for r in records if r is not None and r.owner == owner]
+        # An index row may briefly precede its status row (a start under way), or outlive it
+        # (a finished job's row waits for its delete round): the status row decides.
+        jobs = [
+            r for r in records if r is not None and r.owner == owner and not (unfinished and r.status.status.terminal)
+        ]
         return JobPage(jobs, shown[-1] if len(positions) > limit else None)
 
     # --- writes
