@@ -350,16 +350,15 @@ async def run(args: Any) -> dict[str, Any]:
     # write round, and idle work (polls, ticks) is shared by few changes.
     busy = args.size == "busy"
     writes, cpu = per_change["table_writes_per_change"], per_change["cpu_ms_per_change"]
+    scope = "" if busy else "(at the busy size) "
     targets += [
         {
-            "target": ("" if busy else "(at the busy size) ")
-            + "table writes per status change <= 1.2 (reads and queue operations reported beside it)",
+            "target": scope + "table writes per status change <= 1.2 (reads and queue operations reported beside it)",
             "measured": f"{writes}",
             "met": (writes is not None and writes <= 1.2) if busy else None,
         },
         {
-            "target": ("" if busy else "(at the busy size) ")
-            + "host CPU per status change <= 1 ms (both hosts; the worker host in brackets)",
+            "target": scope + "host CPU per status change <= 1 ms (both hosts; the worker host in brackets)",
             "measured": f"{cpu} ms ({per_change['worker_cpu_ms']} ms)",
             "met": (cpu is not None and cpu <= 1.0) if busy else None,
         },

@@ -69,7 +69,7 @@ LOG_BYTES_PER_IDLE_HOUR = 0  # nothing to do: sweeps and feed reads log nothing 
 # reports each, the rate of the reference loads, where few changes share a feed round. Counted at
 # the SDK in both hosts: status row, feed, active index and history rows, over 8 changes a job
 # (created, running, 5 reports, the end). A test reads it from bench/results/latency_quiet.json.
-# At the busy size (200 jobs at once) it is 1.17: rounds are shared.
+# At the busy size (200 jobs at once) it is 1.19: rounds are shared.
 TABLE_WRITES_PER_CHANGE = 1.94
 
 

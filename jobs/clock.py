@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch: the time part of sortable table keys."""
+    return int(moment.timestamp() * 1000)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

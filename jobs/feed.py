@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.clock import epoch_ms
 from jobs.model import JobStatus
 
 # A string property holds at most 64 KiB (32 K UTF-16 units). Counted in code points,
@@ -39,20 +40,16 @@ def partition(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def since_key(moment: datetime) -> str:
     """The smallest RowKey of a change at or after `moment`."""
-    return f"{_ms(moment):013d}"
+    return f"{epoch_ms(moment):013d}"
 
 
 def row(status: JobStatus) -> dict[str, Any]:
     """The row of one change; `pack` merges a round's rows of one partition."""
     return {
         "PartitionKey": partition(status.timestamp),
-        "RowKey": f"{_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}",
+        "RowKey": f"{epoch_ms(status.timestamp):013d}-{status.job_id}-{status.version:010d}",
         "Changes": f"{status.job_id}:{status.version}",
         "Payload": status.to_json(),
     }

@@ -57,7 +57,7 @@ from errors import (
 )
 from jobs import feed
 from jobs.batching import TRANSACTION_LIMIT, TableBatcher
-from jobs.clock import Clock, SystemClock
+from jobs.clock import Clock, SystemClock, epoch_ms
 from jobs.failures import Failure
 from jobs.model import JobState, JobStatus, JobUpdate, apply_update, new_job
 
@@ -133,10 +133,6 @@ class StatusStore(Protocol):
     async def republish(self, record: JobRecord) -> None: ...
     async def delete_feed_before(self, cutoff: datetime) -> int: ...
     def add_listener(self, listener: Listener) -> None: ...
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def table_names(prefix: str) -> tuple[str, str, str]:
@@ -479,7 +475,7 @@ def _cancelled(record: JobRecord, now: datetime) -> JobRecord:
 
 def position(created_at: datetime, job_id: str) -> str:
     """A job's place in a newest-first listing: `<inverted creation ms>-<job id>`."""
-    return f"{10**13 - 1 - _ms(created_at):013d}-{job_id}"
+    return f"{10**13 - 1 - epoch_ms(created_at):013d}-{job_id}"
 
 
 def job_id_at(place: str) -> str:
