@@ -72,8 +72,8 @@ def test_a_job_that_finishes_in_a_hidden_tab_shows_on_return_with_nothing_open_m
     assert demo.rows()[0]["status"] == "Running"  # the page has not learned it yet
     hidden_s = time.monotonic() - hidden_at
 
-    # Visible again: one token and one stream, resuming from the version the page has,
-    # and the terminal state at once.
+    # Visible again: one request, the stream on its paused token (and cookie), resuming from
+    # the version the page has, and the terminal state at once.
     calls_before = len(demo.calls)
     demo.page.evaluate(SET_VISIBILITY, False)
     shown_at = time.monotonic()
@@ -82,16 +82,16 @@ def test_a_job_that_finishes_in_a_hidden_tab_shows_on_return_with_nothing_open_m
     # At once: no batch window, no poll backoff (about 100 ms here; 3 s leaves room for a busy machine).
     assert shown_to_terminal_s < 3, shown_to_terminal_s
     resumed = [call for call in demo.calls[calls_before:] if call.kind != "other"]
-    assert [call.kind for call in resumed] == ["token", "stream"], resumed
-    query = dict(part.partition("=")[::2] for part in resumed[1].query.split("&") if part)
+    assert [call.kind for call in resumed] == ["stream"], resumed
+    query = dict(part.partition("=")[::2] for part in resumed[0].query.split("&") if part)
     assert int(query["lastEventId"]) >= 1, query  # the version it had, so the server sends only what is newer
-    assert "access_token" not in query  # the fresh token's cookie, as for any stream
+    assert "access_token" not in query  # the paused token's cookie, as for any stream
 
     assert demo.rows()[0]["via"] == "sse"  # no fallback: a pause is not a failure
     assert demo.counts()["poll"] == 0
     stats = demo.page.evaluate("window.jobEventsStats()")
     assert stats["pauses"] == 1 and stats["queryFallbacks"] == 0, stats
-    assert stats["tokens"] == 2 and stats["streamsOpened"] == 2, stats
+    assert stats["tokens"] == 1 and stats["streamsOpened"] == 2, stats
     demo.assert_quiet(host)
     print(
         f"paused {paused_after_s:.1f} s after hiding; hidden {hidden_s:.1f} s with {len(hidden_requests)} requests "

@@ -142,7 +142,7 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     expect(service.watching()).toEqual({ sse: 3, polling: 0, fallback: 0 });
   });
 
-  it('reopens on return: one token and one stream per needed stream, resuming from the versions it has', () => {
+  it('reopens on return: a paused stream with its own token (one request), resuming from the versions it has', () => {
     setup({ maxJobsPerStream: 2 });
     const [a] = streaming([JOB_A, JOB_B], [2, 3]);
     document.show('hidden');
@@ -151,18 +151,20 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     vi.advanceTimersByTime(10_000);
     http.expectNone('/api/watch');
 
+    const pausedUrl = FakeEventSource.all[0].url;
     document.show('visible'); // at once: no batch window on return
+    // A and B reopen on their paused stream's token (its cookie path); only C needs one.
     const posts = http.match({ method: 'POST', url: '/api/watch' });
     expect(posts.map((post) => post.request.body)).toEqual([
-      { jobs: [JOB_A, JOB_B].map((id) => ({ jobType: 'Sleep', jobId: id })) },
       { jobs: [{ jobType: 'Sleep', jobId: JOB_C }] },
     ]);
     posts.forEach((post) => answerWatch(post));
     const [ab, cOnly] = FakeEventSource.all.slice(-2);
+    expect(ab.url.split('?')[0]).toBe(pausedUrl.split('?')[0]);
     expect(ab.params.get('lastEventId')).toBe('2.3');
     expect(cOnly.params.has('lastEventId')).toBe(false); // nothing seen yet: the current state first
     expect([ab, cOnly].every((source) => !source.params.has('access_token'))).toBe(true);
-    expect(service.stats()).toMatchObject({ tokens: 3, streamsOpened: 3, openStreams: 2 });
+    expect(service.stats()).toMatchObject({ tokens: 2, streamsOpened: 3, openStreams: 2 });
 
     // A job that finished while hidden: the server sends its terminal state first.
     ab.open().send(jobEvent(JOB_A, 5, 'Completed'), '5.3');
@@ -181,10 +183,10 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     FakeEventSource.latest().fail(false); // a drop: the first retry waits 1000 ms
     vi.advanceTimersByTime(10_000);
     http.expectNone('/api/watch'); // the pending retry went with the pause
-    document.show('visible');
-    grant();
+    document.show('visible'); // on the paused stream's token
+    http.expectNone('/api/watch');
     expect(FakeEventSource.latest().params.get('lastEventId')).toBe('2');
-    FakeEventSource.latest().fail(); // refused: both retries are still there
+    FakeEventSource.latest().fail(); // refused: both retries are still there, each with a fresh token
     vi.advanceTimersByTime(1000);
     grant();
     FakeEventSource.latest().fail();
@@ -197,6 +199,38 @@ describe('JobEventsService in a hidden tab (hiddenPauseMs)', () => {
     expect(a.errors).toEqual([]);
     expect(service.stats()).toMatchObject({ pauses: 1, polls: 0, queryFallbacks: 0 });
     expect(service.watching()).toEqual({ sse: 0, polling: 0, fallback: 0 });
+  });
+
+  it('mints a fresh token on return when the paused one is about to expire', () => {
+    setup();
+    const [a] = streaming([JOB_A], [2]); // its token expires 300 s after it was granted
+    document.show('hidden');
+    vi.advanceTimersByTime(250_000); // 50 s left: more than tokenRefreshMarginMs (30 s)
+    document.show('visible');
+    http.expectNone('/api/watch');
+    expect(FakeEventSource.all).toHaveLength(2);
+    FakeEventSource.latest().open();
+    document.show('hidden');
+    vi.advanceTimersByTime(PAUSE_MS); // 20 s left of the same token: too little to reuse
+    document.show('visible');
+    grant();
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(a.completed).toBe(true);
+    expect(service.stats()).toMatchObject({ tokens: 2, streamsOpened: 3, pauses: 2 });
+  });
+
+  it('mints a fresh token on return for a stream whose jobs changed while paused', () => {
+    setup();
+    const [a, b] = streaming([JOB_A, JOB_B], [2, 3]);
+    document.show('hidden');
+    vi.advanceTimersByTime(PAUSE_MS);
+    b.subscription.unsubscribe(); // the paused token names A and B; only A is still watched
+    document.show('visible');
+    const post = http.expectOne({ method: 'POST', url: '/api/watch' });
+    expect(post.request.body).toEqual({ jobs: [{ jobType: 'Sleep', jobId: JOB_A }] });
+    answerWatch(post);
+    FakeEventSource.latest().open().send(jobEvent(JOB_A, 3, 'Completed'));
+    expect(a.completed).toBe(true);
   });
 
   it('holds nothing for a watch that ends while paused, and reopens nothing for it', () => {

@@ -50,6 +50,8 @@ class Connection {
   readonly ids: ReadonlySet<string>;
   /** What the server has sent on this stream, per job: its event-id vector. */
   readonly sent = new Map<string, number>();
+  /** The token of its last open, which a resume after a pause may reuse. */
+  token: WatchToken | null = null;
 
   constructor(
     readonly refs: readonly JobRef[],
@@ -85,8 +87,10 @@ class Connection {
  *   those opens, cookies are evidently blocked and every later stream uses it.
  * - `pause()` (the tab is hidden) closes every stream and plans none; its jobs
  *   stay members with the versions they have seen. `resume()` plans at once, so
- *   each needed stream opens with a fresh token and `lastEventId` = those
- *   versions. Neither is a failure: no attempt is spent, nothing falls back.
+ *   each needed stream opens with `lastEventId` = those versions, reusing its
+ *   paused stream's token when it carries the same jobs and is not about to
+ *   expire (one request on return, not two). Neither is a failure: no attempt is
+ *   spent, nothing falls back.
  */
 export class StreamPool {
   private readonly members = new Map<string, Member>();
@@ -97,6 +101,8 @@ export class StreamPool {
   private closed = false;
   /** Hidden tab: no stream, no token, no plan until `resume()`. */
   private paused = false;
+  /** The paused streams' tokens, by their jobs: a resume reopens with them while they are valid. */
+  private pausedTokens = new Map<string, WatchToken>();
   /** How streams authenticate: the configured way until the cookie proves blocked. */
   private auth: 'cookie' | 'query';
   /** A cookie stream has opened: cookies work here, so a later refusal has another cause. */
@@ -146,6 +152,11 @@ export class StreamPool {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
+    this.pausedTokens = new Map(
+      this.connections
+        .filter((connection) => connection.ready && connection.token !== null)
+        .map((connection) => [jobsKey(connection.ids), connection.token as WatchToken]),
+    );
     // Unsubscribed, not failed: a pending retry's timer goes too, and no attempt is counted.
     for (const connection of [...this.connections]) this.closeConnection(connection);
     this.flush.next(); // end the batch window now (plan() finds the pool paused): no timer left
@@ -163,6 +174,7 @@ export class StreamPool {
   /** Closes every stream; later `watch()` calls error at once. */
   close(): void {
     this.closed = true;
+    this.pausedTokens.clear();
     this.planner.unsubscribe();
     for (const connection of [...this.connections]) this.closeConnection(connection);
   }
@@ -201,8 +213,11 @@ export class StreamPool {
       refs = [...joined.values()];
       replaces = target.connection;
     }
+    const resumable = this.pausedTokens;
+    this.pausedTokens = new Map(); // only the first plan after a resume reopens paused streams
     for (let i = 0; i < refs.length; i += size) {
       const connection = new Connection(refs.slice(i, i + size), replaces);
+      connection.token = resumable.get(jobsKey(connection.ids)) ?? null;
       this.connections.push(connection);
       const subscription = this.connect(connection).subscribe();
       if (!connection.closed) connection.subscription = subscription;
@@ -224,7 +239,8 @@ export class StreamPool {
   private connect(connection: Connection): Observable<SseFrame> {
     const factory = this.config.eventSource ?? defaultEventSourceFactory;
     const delays = this.config.reconnectDelaysMs;
-    let token: WatchToken | null = null;
+    // The next open may reuse connection.token: a paused stream's (set by plan()), or after a planned close.
+    let reuse = connection.token !== null;
     let planned: string | null = null; // the reason of the last planned close
     let cookieRefused = false; // a cookie stream of this connection was refused before it opened
 
@@ -233,15 +249,13 @@ export class StreamPool {
         this.auth === 'query' || (cookieRefused && !this.cookieOpened) ? 'query' : 'cookie';
       const credentials = auth === 'cookie' || this.config.withCredentials;
       let opened = false;
-      const reuse =
-        planned !== null &&
-        token !== null &&
-        Date.parse(token.tokenExpiresAt) - Date.now() > this.config.tokenRefreshMarginMs;
+      const token = reuse ? connection.token : null;
+      reuse = false; // a failed open retries with a fresh token
       planned = null;
       const token$ =
-        reuse && token
+        token && Date.parse(token.tokenExpiresAt) - Date.now() > this.config.tokenRefreshMarginMs
           ? of(token)
-          : this.mint(connection.refs, credentials).pipe(tap((t) => (token = t)));
+          : this.mint(connection.refs, credentials).pipe(tap((t) => (connection.token = t)));
       return token$.pipe(
         switchMap((t) => {
           const url = this.streamUrl(connection, t, auth);
@@ -260,6 +274,7 @@ export class StreamPool {
               this.authWorked(auth);
             } else if (frame.kind === 'reconnect') {
               planned = frame.reason;
+              reuse = true;
             }
           },
           error: (error: unknown) => {
@@ -380,6 +395,11 @@ export class StreamPool {
     }
     if (this.members.size > 0) this.changed.next(); // its jobs may need another stream
   }
+}
+
+/** The same jobs, in any order. */
+function jobsKey(ids: ReadonlySet<string>): string {
+  return [...ids].sort().join(' ');
 }
 
 /** `eventsUrl` is a path; put it on the API's origin when the API is elsewhere. */
