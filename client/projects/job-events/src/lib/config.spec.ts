@@ -24,8 +24,8 @@ describe('provideJobEvents options', () => {
     expect(() => resolveConfig(typo)).toThrowError(/streamAuth/);
   });
 
-  it('pause watching after 30 s hidden by default; null keeps watching, anything else odd is refused', () => {
-    expect(resolveConfig().hiddenPauseMs).toBe(30_000);
+  it('pause watching after 5 s hidden by default; null keeps watching, anything else odd is refused', () => {
+    expect(resolveConfig().hiddenPauseMs).toBe(5_000);
     expect(resolveConfig({ hiddenPauseMs: null }).hiddenPauseMs).toBeNull();
     expect(resolveConfig({ hiddenPauseMs: 0 }).hiddenPauseMs).toBe(0);
     for (const bad of [-1, Infinity, NaN, '30000']) {

@@ -58,9 +58,12 @@ export interface JobEventsConfig {
    * Pause watching in a tab hidden this long (Page Visibility): its streams close, its
    * `watchJob` polls stop, and it makes no request at all until the tab is visible again;
    * then every watched job resumes from the versions it has (`lastEventId`), and a job that
-   * finished meanwhile shows its terminal state at once. Default 30000. `null`: keep watching
-   * in the background (an app that notifies from a hidden tab). A stream costs the server an
-   * open execution for as long as it is open, looked at or not.
+   * finished meanwhile shows its terminal state at once. Default 5000: a glance away shorter
+   * than that changes nothing, and a longer one costs one request on return (the stream, on
+   * its paused token). A stream costs the server an open execution for as long as it is open,
+   * looked at or not, and the waits this serves are short: a longer pause would rarely close
+   * one (docs/cost.md, "The hidden-tab pause"). `null`: keep watching in the background (an
+   * app that notifies from a hidden tab).
    */
   readonly hiddenPauseMs: number | null;
   /** Makes each `EventSource`; defaults to the browser's. */
@@ -78,7 +81,7 @@ export const DEFAULT_JOB_EVENTS_CONFIG: JobEventsConfig = {
   tokenRefreshMarginMs: 30_000,
   streamAuth: 'cookie',
   withCredentials: false,
-  hiddenPauseMs: 30_000,
+  hiddenPauseMs: 5_000,
 };
 
 export type JobEventsOptions = Partial<Omit<JobEventsConfig, 'poll'>> & {

@@ -291,7 +291,7 @@ export class JobEventsService {
    * polled with backoff (see `pollJobStatus`). Several subscribers of one job
    * share one watch; a late subscriber gets the latest state first.
    *
-   * In a tab hidden for `hiddenPauseMs` (30 s by default) watching pauses: streams
+   * In a tab hidden for `hiddenPauseMs` (5 s by default) watching pauses: streams
    * close and polls stop, with no request at all, until the tab is visible again;
    * then each job resumes from the version it has, and a job that finished meanwhile
    * shows its terminal state at once.
