@@ -16,16 +16,10 @@ import time
 import httpx
 import pytest
 
+from harness.browser import SET_VISIBILITY
 from tests.e2e.conftest import TERMINAL, HostFactory, OpenDemo, server_streams_settle
 
 PAUSE_MS = 1000
-
-SET_VISIBILITY = """(hidden) => {
-  for (const [name, value] of [['visibilityState', hidden ? 'hidden' : 'visible'], ['hidden', hidden]]) {
-    Object.defineProperty(document, name, { configurable: true, get: () => value });
-  }
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
 
 
 @pytest.mark.browser
