@@ -1,4 +1,4 @@
-"""Benchmark 8: how much the app logs, per job and per stream-hour (the telemetry term of the cost model).
+"""Benchmark 6: how much the app logs, per job and per stream-hour (the telemetry term of the cost model).
 
     .venv/bin/python -m bench.log_volume [--jobs 50] [--streams 20] [--window 65] [--lifetime 30]
 
